@@ -1,0 +1,151 @@
+"""Reading and writing images and instance label maps with clear errors.
+
+Images: PNG/JPEG/BMP via Pillow, TIFF via tifffile (Pillow as fallback for
+compressions tifffile cannot decode without ``imagecodecs``).
+Label maps: 2-D integer arrays in PNG (uint8/uint16), TIFF (any integer
+dtype) or NPY. Writes are atomic (see :mod:`mmcyclic.utils.atomic`).
+"""
+import io as _io
+import os
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image
+
+from mmcyclic.utils.atomic import atomic_open, atomic_write_bytes
+
+PathLike = Union[str, os.PathLike]
+TIFF_SUFFIXES = ('.tif', '.tiff')
+LABEL_SUFFIXES = ('.png', '.tif', '.tiff', '.npy')
+
+
+class ImageReadError(IOError):
+    """An image or label map could not be read; the message names the file."""
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    import tifffile
+    try:
+        return tifffile.imread(path)
+    except Exception as tiff_error:  # noqa: BLE001 - fall back to Pillow, report both
+        try:
+            with Image.open(path) as img:
+                return np.asarray(img)
+        except Exception as pil_error:
+            raise ImageReadError(
+                f'{path}: cannot read TIFF ({tiff_error}; Pillow: {pil_error}). '
+                'The file may be truncated or use a compression that needs the '
+                '"imagecodecs" package.') from pil_error
+
+
+def read_image(path: PathLike) -> np.ndarray:
+    """Read an RGB image as an ``H×W×3`` uint8 array.
+
+    Grey images are repeated over three channels; an alpha channel is dropped.
+
+    Raises:
+        ImageReadError: the file is missing, truncated or not an image.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f'{path}: no such file')
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        arr = _read_tiff(path)
+    else:
+        try:
+            with Image.open(path) as img:
+                img.load()
+                arr = np.asarray(img.convert('RGB') if img.mode not in ('RGB', 'L') else img)
+        except Exception as error:
+            raise ImageReadError(f'{path}: cannot read image ({error}). '
+                                 'Is the file complete and an image?') from error
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] < 3:
+        raise ImageReadError(f'{path}: expected an RGB image, got an array of shape {arr.shape}')
+    arr = arr[..., :3]
+    if arr.dtype != np.uint8:
+        if np.issubdtype(arr.dtype, np.integer) and arr.max(initial=0) <= 255:
+            arr = arr.astype(np.uint8)
+        else:
+            raise ImageReadError(f'{path}: expected 8-bit RGB, got dtype {arr.dtype}')
+    return np.ascontiguousarray(arr)
+
+
+def read_label_map(path: PathLike) -> np.ndarray:
+    """Read a 2-D instance label map (0 = background) as int64.
+
+    Raises:
+        ImageReadError: unreadable file, not 2-D, or not integer-valued.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f'{path}: no such file')
+    suffix = path.suffix.lower()
+    try:
+        if suffix == '.npy':
+            arr = np.load(path, allow_pickle=False)
+        elif suffix in TIFF_SUFFIXES:
+            arr = _read_tiff(path)
+        else:
+            with Image.open(path) as img:
+                img.load()
+                arr = np.asarray(img)
+    except ImageReadError:
+        raise
+    except Exception as error:
+        raise ImageReadError(f'{path}: cannot read label map ({error})') from error
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):
+        raise ImageReadError(
+            f'{path}: this is a colour image, not an instance label map. Save one '
+            'integer id per nucleus (0 = background) as a single-channel PNG/TIFF/NPY.')
+    if arr.ndim != 2:
+        raise ImageReadError(f'{path}: a label map must be 2-D, got shape {arr.shape}')
+    if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool):
+        if np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0):
+            arr = arr.astype(np.int64)
+        else:
+            raise ImageReadError(f'{path}: label map has non-integer dtype {arr.dtype}')
+    return arr.astype(np.int64, copy=False)
+
+
+def write_label_map(path: PathLike, label_map: np.ndarray) -> None:
+    """Write an instance label map atomically.
+
+    ``.png`` stores uint16 (ids must be < 65536), ``.tif``/``.tiff`` uint32,
+    ``.npy`` the array as it is.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if label_map.ndim != 2:
+        raise ValueError(f'{path}: a label map must be 2-D, got shape {label_map.shape}')
+    max_id = int(label_map.max(initial=0))
+    if suffix == '.npy':
+        with atomic_open(path, 'wb') as handle:
+            np.save(handle, label_map)
+    elif suffix == '.png':
+        if max_id > np.iinfo(np.uint16).max:
+            raise ValueError(f'{path}: ids up to {max_id} do not fit a 16-bit PNG; use .tif or .npy')
+        buffer = _io.BytesIO()
+        Image.fromarray(label_map.astype(np.uint16)).save(buffer, format='PNG')
+        atomic_write_bytes(path, buffer.getvalue())
+    elif suffix in TIFF_SUFFIXES:
+        import tifffile
+        buffer = _io.BytesIO()
+        tifffile.imwrite(buffer, label_map.astype(np.uint32), compression='zlib')
+        atomic_write_bytes(path, buffer.getvalue())
+    else:
+        raise ValueError(f'{path}: unsupported label-map suffix; use one of {LABEL_SUFFIXES}')
+
+
+def write_image(path: PathLike, image: np.ndarray) -> None:
+    """Write an RGB uint8 image atomically (format from the suffix)."""
+    path = Path(path)
+    buffer = _io.BytesIO()
+    fmt = {'.png': 'PNG', '.jpg': 'JPEG', '.jpeg': 'JPEG', '.tif': 'TIFF', '.tiff': 'TIFF'}.get(
+        path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f'{path}: unsupported image suffix')
+    Image.fromarray(image).save(buffer, format=fmt)
+    atomic_write_bytes(path, buffer.getvalue())
