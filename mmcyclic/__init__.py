@@ -1,1 +1,20 @@
-"""mmcyclic."""
+"""mmcyclic: Cyclic Learning for nuclei instance segmentation from image-level labels.
+
+Importing the package registers every module into the mmdet / mmpretrain /
+mmengine registries, so a config needs only::
+
+    custom_imports = dict(imports=['mmcyclic'], allow_failed_imports=False)
+
+It also makes checkpoint loading work with torch >= 2.6 (safe unpickling with
+an allow-list) and checkpoint saving atomic; see :mod:`mmcyclic.utils`.
+"""
+from .utils.atomic_backend import install_atomic_local_backend
+from .utils.checkpoint_compat import install_checkpoint_loader
+
+install_checkpoint_loader()
+install_atomic_local_backend()
+
+from . import datasets, evaluation  # noqa: E402,F401  (registration side effects)
+
+__version__ = '0.1.0'
+__all__ = ['datasets', 'evaluation', '__version__']

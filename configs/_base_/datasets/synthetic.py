@@ -1,0 +1,15 @@
+# Generated H&E-like images with known nuclei (demo and fast tests). Prepare with
+#   python tools/dataset_converters/make_synthetic.py --out data/synthetic
+_base_ = './nuclei_instance.py'
+data_root = 'data/synthetic/'
+crop_size = (192, 192)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='RandomCrop', crop_size=crop_size, recompute_bbox=True, allow_negative_crop=False),
+    dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
+    dict(type='PackDetInputs'),
+]
+train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = dict(dataset=dict(data_root=data_root))

@@ -1,0 +1,4 @@
+"""mmengine metrics."""
+from .nuclei_metric import NucleiMetric
+
+__all__ = ['NucleiMetric']

@@ -1,0 +1,73 @@
+"""Loading and checking configs for the command-line tools."""
+import difflib
+import os.path as osp
+from typing import Iterable, Optional
+
+import torch
+from mmengine.config import Config
+
+# Top-level keys that mmengine's Runner (and mmdet's tools) read. A config key
+# that is not one of them but nearly spells one is almost surely a typo that
+# would otherwise be ignored silently.
+RUNNER_KEYS = (
+    'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
+    'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler', 'val_evaluator',
+    'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor', 'load_from', 'resume',
+    'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer', 'default_scope',
+    'randomness', 'experiment_name', 'custom_imports', 'runner_type', 'tta_model', 'tta_pipeline')
+
+
+class ConfigError(ValueError):
+    """A config cannot be used; the message names the file and the fix."""
+
+
+def find_misspelt_keys(keys: Iterable[str], known: Iterable[str] = RUNNER_KEYS,
+                       cutoff: float = 0.8) -> dict:
+    """Map each key that is not known but close to a known key to that key."""
+    known = tuple(known)
+    suspects = {}
+    for key in keys:
+        if key in known or key.startswith('_'):
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=cutoff)
+        if close:
+            suspects[key] = close[0]
+    return suspects
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Read a config, merge ``--cfg-options`` and check for misspelt keys.
+
+    Raises:
+        ConfigError: the file is missing, cannot be parsed, or has a key that
+            looks like a misspelt Runner key.
+    """
+    if not osp.isfile(path):
+        raise ConfigError(f'{path}: config file not found. Configs live in configs/, '
+                          'e.g. configs/mask_rcnn_r50_monu.py.')
+    try:
+        cfg = Config.fromfile(path)
+    except Exception as error:
+        raise ConfigError(f'{path}: cannot load config: {error}') from error
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    suspects = find_misspelt_keys(cfg.keys())
+    if suspects:
+        hints = '; '.join(f'"{bad}" (did you mean "{good}"?)' for bad, good in suspects.items())
+        raise ConfigError(f'{path}: unknown config key {hints}. The Runner would ignore it.')
+    return cfg
+
+
+def set_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> None:
+    """``--work-dir`` > ``cfg.work_dir`` > ``./work_dirs/<config name>`` (mmdet's rule)."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def adapt_to_machine(cfg: Config) -> None:
+    """Use the gloo backend for distributed runs when no GPU is available."""
+    dist_cfg = cfg.get('env_cfg', {}).get('dist_cfg')
+    if dist_cfg is not None and dist_cfg.get('backend') == 'nccl' and not torch.cuda.is_available():
+        dist_cfg['backend'] = 'gloo'
