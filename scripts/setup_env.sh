@@ -57,7 +57,8 @@ echo ">>> torch $TORCH_VERSION + torchvision $TORCHVISION_VERSION"
 MMCV_CACHE="$WHEEL_CACHE/mmcv-$MMCV_VERSION-torch$TORCH_VERSION-$PY_TAG"
 if ! ls "$MMCV_CACHE"/mmcv-*.whl >/dev/null 2>&1; then
     echo ">>> Compiling mmcv $MMCV_VERSION with ops against torch $TORCH_VERSION (12-18 min on 2 cores, done once)"
-    tmp="$(mktemp -d "${WHEEL_CACHE%/}.tmp.XXXXXX" 2>/dev/null || (mkdir -p "$WHEEL_CACHE" && mktemp -d "$WHEEL_CACHE/.tmp.XXXXXX"))"
+    mkdir -p "$WHEEL_CACHE"
+    tmp="$(mktemp -d "$WHEEL_CACHE/.build.XXXXXX")"
     # --no-cache-dir: never reuse an mmcv wheel that pip cached for another torch.
     MMCV_WITH_OPS=1 FORCE_CUDA="${FORCE_CUDA:-0}" MAX_JOBS="${MAX_JOBS:-2}" \
         "${PIP[@]}" wheel --no-cache-dir --no-build-isolation --no-deps -w "$tmp" "mmcv==$MMCV_VERSION" \
@@ -66,25 +67,24 @@ if ! ls "$MMCV_CACHE"/mmcv-*.whl >/dev/null 2>&1; then
     mv "$tmp"/mmcv-*.whl "$MMCV_CACHE"/
     rm -rf "$tmp"
 fi
-echo ">>> mmcv from $MMCV_CACHE"
-"${PIP[@]}" install -q --no-deps "$MMCV_CACHE"/mmcv-*.whl
-# mmcv's own runtime requirements (addict, yapf, opencv, ...), without touching torch.
-"${PIP[@]}" install -q -c "$CONSTRAINTS" addict packaging Pillow pyyaml yapf opencv-python \
-    || fail "mmcv's runtime dependencies could not be installed."
-
-echo ">>> OpenMMLab stack, zennit, pycocotools"
-"${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
+echo ">>> mmcv (cached wheel $MMCV_CACHE), OpenMMLab stack, zennit, pycocotools"
+# One resolver run: the local mmcv wheel satisfies the mmcv==2.1.0 pin, so pip
+# can neither compile mmcv again nor pick a wheel built against another torch.
+"${PIP[@]}" install -q -c "$CONSTRAINTS" "$MMCV_CACHE"/mmcv-*.whl \
+    -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
     || fail "a pinned package could not be installed; see $CONSTRAINTS for the exact versions."
 
 echo ">>> mmcyclic (editable)"
-"${PIP[@]}" install -q -c "$CONSTRAINTS" --no-deps -e "$ROOT"
+"${PIP[@]}" install -q -c "$CONSTRAINTS" --no-deps -e "$ROOT" 2>/dev/null \
+    || "${PIP[@]}" install -c "$CONSTRAINTS" --no-deps -e "$ROOT" || fail "pip install -e $ROOT failed"
 
 "$VENV/bin/python" - <<'PY' || fail "the installed stack does not import; see the traceback above."
-import torch, torchvision, mmcv, mmengine, mmdet, mmpretrain, zennit
+from importlib.metadata import version
+import torch, torchvision, mmcv, mmengine, mmdet, mmpretrain, zennit  # noqa: F401
 from mmcv.ops import nms  # noqa: F401  (proves the compiled ops are there)
 assert torch.__version__.split('+')[0] == '2.12.1', torch.__version__
-print(f'torch {torch.__version__}, mmcv {mmcv.__version__}, mmengine {mmengine.__version__}, '
-      f'mmdet {mmdet.__version__}, mmpretrain {mmpretrain.__version__}, zennit {zennit.__version__}')
+print(', '.join(f'{name} {version(name)}' for name in
+                ('torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet', 'mmpretrain', 'zennit', 'pycocotools')))
 import mmcyclic  # noqa: F401
 PY
 echo "$STAMP_WANTED" > "$STAMP_FILE"

@@ -36,9 +36,24 @@ def _numpy_globals() -> List[Callable]:
     return [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype, *dtype_classes]
 
 
-def safe_checkpoint_globals() -> List[Callable]:
+def _history_buffer_method(obj: Any, name: str) -> Callable:
+    """Stand-in for ``builtins.getattr`` during unpickling.
+
+    A ``HistoryBuffer`` pickles its table of statistics methods as
+    ``getattr(HistoryBuffer, 'mean')``. Allowing the real ``getattr`` would let
+    a file reach any attribute of any object; this only returns public methods
+    of the ``HistoryBuffer`` class.
+    """
+    if obj is HistoryBuffer and not name.startswith('_') and callable(getattr(obj, name, None)):
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for attribute {name!r} of a {type(obj).__name__}; only HistoryBuffer '
+        'statistics methods are allowed')
+
+
+def safe_checkpoint_globals() -> List[Any]:
     """The allow-list of non-tensor globals found in mmengine checkpoints."""
-    return [HistoryBuffer, *_numpy_globals()]
+    return [HistoryBuffer, (_history_buffer_method, 'builtins.getattr'), *_numpy_globals()]
 
 
 def _trust_all() -> bool:

@@ -15,6 +15,9 @@ RUNNER_KEYS = (
     'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor', 'load_from', 'resume',
     'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer', 'default_scope',
     'randomness', 'experiment_name', 'custom_imports', 'runner_type', 'tta_model', 'tta_pipeline')
+# Variables that OpenMMLab configs conventionally define for reuse.
+CONFIG_VARIABLES = ('train_pipeline', 'val_pipeline', 'test_pipeline', 'data_root', 'dataset_type',
+                    'backend_args', 'crop_size', 'vis_backends', 'metainfo', 'img_scale')
 
 
 class ConfigError(ValueError):
@@ -27,7 +30,7 @@ def find_misspelt_keys(keys: Iterable[str], known: Iterable[str] = RUNNER_KEYS,
     known = tuple(known)
     suspects = {}
     for key in keys:
-        if key in known or key.startswith('_'):
+        if key in known or key in CONFIG_VARIABLES or key.startswith('_'):
             continue
         close = difflib.get_close_matches(key, known, n=1, cutoff=cutoff)
         if close:

@@ -1,0 +1,217 @@
+"""Score a folder of predicted label maps against a folder of ground truth.
+
+Files are matched by stem (``img1.png`` in one folder with ``img1.tif`` or
+``img1.npy`` in the other). Every problem is reported by name instead of
+stopping the run: stems present on one side only, files that cannot be read,
+and pairs the metrics reject (e.g. different shapes). ``tools/eval_nuclei.py``
+is the command-line front end.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Union
+
+import numpy as np
+
+from mmcyclic.datasets.io import LABEL_SUFFIXES, read_label_map
+from mmcyclic.utils.atomic import atomic_write_bytes
+from .functional import _relabel, legacy_paper_metrics, nuclei_metrics
+
+PathLike = Union[str, os.PathLike]
+METRIC_KEYS = ('pixel_dice', 'aji', 'aji_plus', 'dq', 'sq', 'pq', 'object_dice', 'object_hausdorff')
+
+
+@dataclass
+class FolderEvalResult:
+    """Outcome of :func:`evaluate_folders`.
+
+    Attributes:
+        rows: One dict per scored image: ``image`` (stem), ``n_gt``, ``n_pred``,
+            the metrics of :func:`nuclei_metrics` and, with ``legacy``, the
+            :func:`legacy_paper_metrics` values prefixed ``legacy/``.
+        summary: Mean over images of every numeric column (NaNs skipped), plus
+            dataset aggregates: ``dice_aggregate`` (ΣI/ΣU) and, with
+            ``legacy``, ``legacy/dice_aggregate`` and ``legacy/obj_f1_aggregate``
+            (F1 of the summed TP/FP/FN, the authors' "objF1").
+        nan_skipped: Per column, how many images had NaN (left out of the mean).
+        missing_pred: GT stems without a prediction file.
+        missing_gt: Prediction stems without a GT file.
+        failed: Stem -> reason, for files that could not be read or scored.
+    """
+
+    rows: List[Dict[str, Union[str, float]]] = field(default_factory=list)
+    summary: Dict[str, float] = field(default_factory=dict)
+    nan_skipped: Dict[str, int] = field(default_factory=dict)
+    missing_pred: List[str] = field(default_factory=list)
+    missing_gt: List[str] = field(default_factory=list)
+    failed: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def num_problems(self) -> int:
+        """Missing stems on either side plus failed images."""
+        return len(self.missing_pred) + len(self.missing_gt) + len(self.failed)
+
+
+def _index_folder(folder: Path, failed: Dict[str, str]) -> Dict[str, Path]:
+    """Label-map files of a folder by stem; a stem with two files is an error."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f'{folder}: no such folder')
+    by_stem: Dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.suffix.lower() not in LABEL_SUFFIXES:
+            continue
+        if path.stem in by_stem:
+            failed[path.stem] = (f'two files with the same stem in {folder}: '
+                                 f'{by_stem[path.stem].name} and {path.name}')
+            continue
+        by_stem[path.stem] = path
+    return by_stem
+
+
+class _Progress:
+    """mmengine's ProgressBar when available, else a plain counter on stderr."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.done, self.bar = total, 0, None
+        self.enabled = enabled and total > 0
+        if self.enabled:
+            try:
+                from mmengine.utils import ProgressBar
+                # stderr keeps stdout for the report table.
+                self.bar = ProgressBar(total, file=sys.stderr)
+            except Exception:  # noqa: BLE001 - mmengine missing or broken: plain counter
+                self.bar = None
+
+    def update(self, stem: str) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.update()
+            if self.done == self.total:
+                print(file=sys.stderr)  # the bar leaves the cursor on its line
+        else:
+            end = '\n' if self.done == self.total else ''
+            print(f'\r[{self.done}/{self.total}] {stem}', end=end, file=sys.stderr, flush=True)
+
+
+def _count_objects(label_map: np.ndarray) -> int:
+    return len(_relabel(label_map)[1])  # O(pixels), unlike np.unique's sort
+
+
+def evaluate_folders(gt_dir: PathLike,
+                     pred_dir: PathLike,
+                     out_csv: Optional[PathLike] = None,
+                     legacy: bool = False,
+                     progress: bool = True,
+                     reader: Callable[[PathLike], np.ndarray] = read_label_map) -> FolderEvalResult:
+    """Score every prediction label map against the GT map with the same stem.
+
+    Args:
+        gt_dir: Folder of ground-truth instance label maps (PNG/TIFF/NPY).
+        pred_dir: Folder of predicted label maps (PNG/TIFF/NPY).
+        out_csv: If given, the per-image table is written there (atomically).
+        legacy: Also compute :func:`legacy_paper_metrics` (columns ``legacy/*``).
+        progress: Show a progress bar (mmengine's if importable).
+        reader: Function reading one label map (for tests or other formats).
+
+    Returns:
+        A :class:`FolderEvalResult`; problems are listed in it, not raised.
+
+    Raises:
+        FileNotFoundError: A folder does not exist.
+    """
+    gt_dir, pred_dir = Path(gt_dir), Path(pred_dir)
+    result = FolderEvalResult()
+    gt_files = _index_folder(gt_dir, result.failed)
+    pred_files = _index_folder(pred_dir, result.failed)
+    result.missing_pred = sorted(set(gt_files) - set(pred_files) - set(result.failed))
+    result.missing_gt = sorted(set(pred_files) - set(gt_files) - set(result.failed))
+    stems = sorted((set(gt_files) & set(pred_files)) - set(result.failed))
+
+    bar = _Progress(len(stems), progress)
+    inter = union = 0
+    for stem in stems:
+        try:
+            gt = reader(gt_files[stem])
+            pred = reader(pred_files[stem])
+            metrics = nuclei_metrics(gt, pred)  # validates the pair first
+            row: Dict[str, Union[str, float]] = {
+                'image': stem,
+                'n_gt': _count_objects(gt),
+                'n_pred': _count_objects(pred)
+            }
+            row.update(metrics)
+            if legacy:
+                row.update({f'legacy/{k}': v for k, v in legacy_paper_metrics(gt, pred).items()})
+        except Exception as error:  # noqa: BLE001 - report the file and go on
+            result.failed[stem] = (f'{type(error).__name__}: {error} '
+                                   f'(gt {gt_files[stem].name}, pred {pred_files[stem].name})')
+        else:
+            result.rows.append(row)
+            inter += 2 * int(np.count_nonzero((gt > 0) & (pred > 0)))
+            union += int(np.count_nonzero(gt)) + int(np.count_nonzero(pred))
+        bar.update(stem)
+
+    _summarise(result, inter, union, legacy)
+    if out_csv is not None:
+        write_csv(result.rows, out_csv)
+    return result
+
+
+def _summarise(result: FolderEvalResult, inter: int, union: int, legacy: bool) -> None:
+    if not result.rows:
+        return
+    for key in result.rows[0]:
+        if key == 'image':
+            continue
+        values = np.array([row[key] for row in result.rows], dtype=float)
+        finite = ~np.isnan(values)
+        result.summary[key] = float(values[finite].mean()) if finite.any() else math.nan
+        result.nan_skipped[key] = int((~finite).sum())
+    result.summary['dice_aggregate'] = inter / union if union else 1.0
+    if legacy:
+        total = {k: sum(float(row[f'legacy/{k}']) for row in result.rows)
+                 for k in ('dice_i', 'dice_u', 'obj_tp', 'obj_fp', 'obj_fn')}
+        result.summary['legacy/dice_aggregate'] = (total['dice_i'] / total['dice_u']
+                                                   if total['dice_u'] else math.nan)
+        denominator = 2 * total['obj_tp'] + total['obj_fp'] + total['obj_fn']
+        result.summary['legacy/obj_f1_aggregate'] = (2 * total['obj_tp'] / denominator
+                                                     if denominator else math.nan)
+
+
+def write_csv(rows: List[Dict[str, Union[str, float]]], path: PathLike) -> None:
+    """Write per-image rows as CSV (header from the first row), atomically."""
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    atomic_write_bytes(path, buffer.getvalue().encode())
+
+
+def format_report(result: FolderEvalResult) -> str:
+    """A plain-text table of the means and a list of every problem."""
+    lines = []
+    if result.summary:
+        width = max(len(k) for k in result.summary)
+        lines.append(f'{"metric":<{width}}  {"mean":>10}  {"NaN skipped":>11}')
+        lines.append(f'{"-" * width}  {"-" * 10}  {"-" * 11}')
+        for key, value in result.summary.items():
+            skipped = result.nan_skipped.get(key)
+            lines.append(f'{key:<{width}}  {value:>10.4f}  {"" if skipped is None else skipped:>11}')
+    lines.append(f'scored images: {len(result.rows)}')
+    for title, names in (('GT without prediction', result.missing_pred),
+                         ('prediction without GT', result.missing_gt)):
+        if names:
+            lines.append(f'{title} ({len(names)}): {", ".join(names)}')
+    if result.failed:
+        lines.append(f'failed ({len(result.failed)}):')
+        lines.extend(f'  {stem}: {reason}' for stem, reason in sorted(result.failed.items()))
+    return '\n'.join(lines)

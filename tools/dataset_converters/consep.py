@@ -1,0 +1,42 @@
+"""Convert CoNSeP (Train 27 -> 26 train + 1 seeded val, Test 14) into data/consep.
+
+Example::
+
+    python tools/dataset_converters/consep.py --src /path/to/CoNSeP --out data/consep
+"""
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a plain checkout
+
+from mmcyclic.datasets.converters.consep import convert_consep  # noqa: E402
+from mmcyclic.datasets.converters.writer import format_summary  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--src', required=True,
+                        help='CoNSeP folder with Train/{Images,Labels} and Test/{Images,Labels}')
+    parser.add_argument('--out', default='data/consep', help='output folder')
+    parser.add_argument('--val-seed', type=int, default=0, help='seed of the val image choice')
+    parser.add_argument('--num-val', type=int, default=1)
+    parser.add_argument('--patch-size', type=int, default=256)
+    parser.add_argument('--min-area', type=int, default=1)
+    parser.add_argument('--overwrite', action='store_true', help='replace an earlier conversion')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    logging.basicConfig(level=logging.WARNING, format='%(levelname)s: %(message)s')
+    log = convert_consep(args.src, args.out, val_seed=args.val_seed, num_val=args.num_val,
+                         patch_size=args.patch_size, min_area=args.min_area,
+                         overwrite=args.overwrite)
+    print(format_summary(log))
+    print(f'written to {Path(args.out).resolve()}')
+
+
+if __name__ == '__main__':
+    main()
