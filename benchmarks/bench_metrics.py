@@ -145,6 +145,9 @@ def replace_section(doc: str, title: str, body: str) -> str:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--images', type=int, default=3, help='number of MoNuSeg maps')
+    parser.add_argument('--select', choices=['spread', 'first'], default='spread',
+                        help='spread: maps spanning the nucleus counts (fewest ... most); '
+                        'first: the first maps in name order')
     parser.add_argument('--runs', type=int, default=7, help='timed runs of nuclei_metrics')
     parser.add_argument('--ref-runs', type=int, default=1, help='timed runs of the reference')
     parser.add_argument('--machine', default=None, help='machine description for the report')
@@ -153,7 +156,14 @@ def main():
     if not DATA.is_dir():
         sys.exit(f'ERROR: MoNuSeg label maps not found at {DATA}')
     reference = load_reference()
-    paths = sorted(DATA.glob('*.png'))[:args.images]
+    paths = sorted(DATA.glob('*.png'))
+    if args.select == 'first':
+        paths = paths[:args.images]
+    else:  # fewest, ..., most nuclei: the densest maps are the slowest for both
+        counts = [len(np.unique(read_label_map(p))) - 1 for p in paths]
+        order = np.argsort(counts, kind='stable')
+        picks = np.unique(np.linspace(0, len(paths) - 1, args.images).round().astype(int))
+        paths = [paths[order[k]] for k in picks]
     load_before = os.getloadavg()[0] if hasattr(os, 'getloadavg') else math.nan
 
     rows, max_diff = [], dict.fromkeys(KEYS, 0.0)
@@ -174,12 +184,14 @@ def main():
     machine = args.machine or f'{cpu_name()}, {os.cpu_count()} cores (shared with other jobs)'
     load_after = os.getloadavg()[0] if hasattr(os, 'getloadavg') else math.nan
     lines = [
-        f'Command: `python benchmarks/bench_metrics.py --images {args.images} --runs {args.runs} '
-        f'--ref-runs {args.ref_runs}`',
+        f'Command: `python benchmarks/bench_metrics.py --images {args.images} --select {args.select} '
+        f'--runs {args.runs} --ref-runs {args.ref_runs}`',
         f'Machine: {machine}; Python {platform.python_version()}, numpy {np.__version__}, '
         f'scipy {scipy.__version__}; single-threaded (OMP_NUM_THREADS=1); 1-min load average '
         f'{load_before:.2f} at the start, {load_after:.2f} at the end.',
-        'Data: real MoNuSeg 1000×1000 GT label maps; prediction = GT with 5 % of the nuclei dropped, '
+        'Data: real MoNuSeg 1000×1000 GT label maps ('
+        + ('spanning the range of nucleus counts of the 30 training maps: fewest … most' if args.select ==
+           'spread' else 'the first ones in name order') + '); prediction = GT with 5 % of the nuclei dropped, '
         '20 % shifted by up to 3 px, 15 % dilated by 2 px, 10 % eroded by 1 px, 5 % split, '
         '10 touching pairs merged and 30 false positives added (seed = image index).',
         f'`nuclei_metrics`: median of {args.runs} runs. Reference: `reference_metrics` of '

@@ -7,8 +7,8 @@ _base_ = [
 ]
 # Synthetic nuclei are easy: a larger learning rate converges within the demo budget.
 optim_wrapper = dict(optimizer=dict(lr=0.02))
-train_cfg = dict(max_epochs=8)
+train_cfg = dict(max_epochs=12)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=30),
-    dict(type='MultiStepLR', by_epoch=True, milestones=[6], gamma=0.1),
+    dict(type='MultiStepLR', by_epoch=True, milestones=[10], gamma=0.1),
 ]

@@ -51,9 +51,9 @@ _LUT_MIN_IDS = 1 << 16
 # A dense n_gt x n_pred intersection table (int64) is used up to this many
 # entries (32 MB); larger tables are built sparsely from the overlap pixels.
 _DENSE_TABLE_MAX = 1 << 22
-# Search radii (px) of the local nearest-object search, tried in turn before
-# falling back to a KD-tree of the whole map.
-_NEAREST_MARGINS = (16, 64)
+# Above this many point pairs, a point-set distance uses a KD-tree instead of a
+# dense (sources x targets) distance matrix, to bound time and memory (1 MB).
+_DENSE_DISTANCE_MAX = 1 << 18
 
 
 # --------------------------------------------------------------------------- #
@@ -153,12 +153,31 @@ class _Contingency:
         return ndimage.find_objects(self.pred, max_label=self.n_pred)
 
     @cached_property
+    def gt_boxes(self) -> np.ndarray:
+        return _boxes(self.gt_slices)
+
+    @cached_property
+    def pred_boxes(self) -> np.ndarray:
+        return _boxes(self.pred_slices)
+
+    @property
+    def coord_dtype(self) -> type:
+        # Squared pixel distances fit int32 up to 46340 px per side.
+        return np.int32 if max(self.gt.shape, default=0) <= 46340 else np.int64
+
+    @cached_property
     def gt_edge(self) -> np.ndarray:
         return _boundary(self.gt)
 
     @cached_property
     def pred_edge(self) -> np.ndarray:
         return _boundary(self.pred)
+
+
+def _boxes(slices: List[Tuple[slice, slice]]) -> np.ndarray:
+    """Bounding boxes as an (N, 4) array of half-open (row0, row1, col0, col1)."""
+    return np.array([(s[0].start, s[0].stop, s[1].start, s[1].stop) for s in slices],
+                    dtype=np.int64).reshape(-1, 4)
 
 
 def _contingency(gt: np.ndarray, pred: np.ndarray) -> _Contingency:
@@ -314,100 +333,93 @@ def _boundary(labels: np.ndarray) -> np.ndarray:
     return edge & (labels > 0)
 
 
-def _sq_dist_matrix(src: Tuple[np.ndarray, np.ndarray],
-                    dst: Tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Squared distances (int32) between two small point sets given as (rows, cols).
+def _sq_dist_matrix(src: Tuple[np.ndarray, np.ndarray], dst: Tuple[np.ndarray, np.ndarray],
+                    dtype: type = np.int32) -> np.ndarray:
+    """Squared distances between two small point sets given as (rows, cols).
 
-    In-place int32 arithmetic: 3-10x faster than int64 temporaries or cdist on
-    the few-hundred-point sets of one nucleus (coordinates are crop-local).
+    In-place integer arithmetic: 3-10x faster than int64 temporaries or cdist
+    on the few-hundred-point sets of one nucleus. ``dtype`` is int32 unless the
+    image is so large that a squared distance could overflow it.
     """
-    dy = src[0].astype(np.int32)[:, None] - dst[0].astype(np.int32)
-    dx = src[1].astype(np.int32)[:, None] - dst[1].astype(np.int32)
+    dy = src[0].astype(dtype)[:, None] - dst[0].astype(dtype)
+    dx = src[1].astype(dtype)[:, None] - dst[1].astype(dtype)
     dy *= dy
     dx *= dx
     dy += dx
     return dy
 
 
+def _kdtree_nearest_sq(src: Tuple[np.ndarray, np.ndarray],
+                       dst: Tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Exact integer squared distance of every source point to its nearest target."""
+    src_pts, dst_pts = np.stack(src, axis=1), np.stack(dst, axis=1)
+    nearest = cKDTree(dst_pts).query(src_pts)[1]
+    return ((src_pts - dst_pts[nearest])**2).sum(axis=1)
+
+
+def _min_sq(src: Tuple[np.ndarray, np.ndarray], dst: Tuple[np.ndarray, np.ndarray],
+            dtype: type) -> int:
+    """Smallest squared distance between two point sets."""
+    if len(src[0]) * len(dst[0]) <= _DENSE_DISTANCE_MAX:
+        return int(_sq_dist_matrix(src, dst, dtype).min())
+    return int(_kdtree_nearest_sq(src, dst).min())
+
+
+def _directed_sq(src: Tuple[np.ndarray, np.ndarray], dst: Tuple[np.ndarray, np.ndarray],
+                 dtype: type) -> int:
+    """max over source points of the squared distance to the nearest target point."""
+    if len(src[0]) * len(dst[0]) <= _DENSE_DISTANCE_MAX:
+        return int(_sq_dist_matrix(src, dst, dtype).min(axis=1).max())
+    return int(_kdtree_nearest_sq(src, dst).max())
+
+
+def _edge_points(labels: np.ndarray, edge: np.ndarray, slices: List[Tuple[slice, slice]],
+                 obj: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Image coordinates of the boundary pixels of 0-based object ``obj``."""
+    sl = slices[obj]
+    rows, cols = np.nonzero(edge[sl] & (labels[sl] == obj + 1))
+    return rows + sl[0].start, cols + sl[1].start
+
+
 def _nearest_objects(c: _Contingency, from_gt: bool, wanted: np.ndarray) -> np.ndarray:
     """For each 0-based object ``wanted[k]`` of one map, the nearest object of the other.
 
     Distance = minimum Euclidean distance between the two pixel sets; ties go
-    to the lowest id. Only boundary pixels are compared (see :func:`_boundary`).
-    Each object is first searched in its bounding box grown by a margin
-    (``_NEAREST_MARGINS``): a pixel outside that window is farther than the
-    margin from every pixel of the object, so a hit within the margin is the
-    global answer (ties included). Objects with nothing that close are
-    answered by one KD-tree of all boundary pixels of the other map.
+    to the lowest id. The closest pair of two disjoint pixel sets lies on both
+    boundaries (see :func:`_boundary`), so only boundary pixels are compared.
+    Candidates are visited in increasing order of the gap between bounding
+    boxes, a lower bound of the distance; the search stops once that bound
+    exceeds the best distance found, so usually only a few neighbours are
+    measured.
     """
-    src, src_edge, src_slices = (c.gt, c.gt_edge, c.gt_slices) if from_gt else (
-        c.pred, c.pred_edge, c.pred_slices)
-    dst, dst_edge = (c.pred, c.pred_edge) if from_gt else (c.gt, c.gt_edge)
-    height, width = src.shape
-    best = np.full(len(wanted), -1, dtype=np.int64)
-    for margin in _NEAREST_MARGINS:
-        for k in np.flatnonzero(best < 0):
-            sl, obj = src_slices[wanted[k]], wanted[k]
-            win = (slice(max(sl[0].start - margin, 0), min(sl[0].stop + margin, height)),
-                   slice(max(sl[1].start - margin, 0), min(sl[1].stop + margin, width)))
-            targets = np.nonzero(dst_edge[win])
-            if len(targets[0]) == 0:
+    if from_gt:
+        src, src_edge, src_slices, src_boxes = c.gt, c.gt_edge, c.gt_slices, c.gt_boxes
+        dst, dst_edge, dst_slices, dst_boxes = c.pred, c.pred_edge, c.pred_slices, c.pred_boxes
+    else:
+        src, src_edge, src_slices, src_boxes = c.pred, c.pred_edge, c.pred_slices, c.pred_boxes
+        dst, dst_edge, dst_slices, dst_boxes = c.gt, c.gt_edge, c.gt_slices, c.gt_boxes
+    best = np.empty(len(wanted), dtype=np.int64)
+    for k, obj in enumerate(wanted):
+        points = _edge_points(src, src_edge, src_slices, obj)
+        r0, r1, c0, c1 = src_boxes[obj]  # half-open boxes
+        gap_r = np.maximum(0, np.maximum(dst_boxes[:, 0] - r1, r0 - dst_boxes[:, 1]) + 1)
+        gap_c = np.maximum(0, np.maximum(dst_boxes[:, 2] - c1, c0 - dst_boxes[:, 3]) + 1)
+        lower = gap_r * gap_r + gap_c * gap_c
+        # The object with the closest box gives a first (upper) bound; only
+        # objects whose box gap does not exceed it can be nearer or tie.
+        best_obj = int(np.argmin(lower))
+        best_sq = _min_sq(points, _edge_points(dst, dst_edge, dst_slices, best_obj), c.coord_dtype)
+        candidates = np.flatnonzero(lower <= best_sq)
+        for other in candidates[np.argsort(lower[candidates], kind='stable')]:
+            if lower[other] > best_sq:
+                break
+            if other == best_obj:
                 continue
-            sources = np.nonzero((src[win] == obj + 1) & src_edge[win])
-            if len(sources[0]) * len(targets[0]) > _DENSE_DISTANCE_MAX:
-                continue  # a huge object: leave it to the KD-tree
-            sq = _sq_dist_matrix(sources, targets)
-            closest = sq.min()
-            if closest <= margin**2:
-                hits = (sq == closest).any(axis=0)
-                best[k] = int(dst[win][targets[0][hits], targets[1][hits]].min()) - 1
-    far = np.flatnonzero(best < 0)
-    if len(far):
-        best[far] = _nearest_objects_kdtree(src, src_edge, wanted[far], dst, dst_edge)
+            sq = _min_sq(points, _edge_points(dst, dst_edge, dst_slices, other), c.coord_dtype)
+            if sq < best_sq or (sq == best_sq and other < best_obj):
+                best_sq, best_obj = sq, int(other)
+        best[k] = best_obj
     return best
-
-
-def _nearest_objects_kdtree(src: np.ndarray, src_edge: np.ndarray, wanted: np.ndarray,
-                            dst: np.ndarray, dst_edge: np.ndarray) -> np.ndarray:
-    """:func:`_nearest_objects` for far-away objects: one KD-tree of ``dst``'s boundary."""
-    need = np.zeros(int(src.max()) + 1, dtype=bool)
-    need[wanted + 1] = True
-    query_mask = src_edge & need[src]
-    query = np.argwhere(query_mask)
-    query_obj = src[query_mask] - 1  # row-major order, same as argwhere
-    targets = np.argwhere(dst_edge)
-    target_obj = dst[dst_edge] - 1
-    tree = cKDTree(targets)
-    _, nearest = tree.query(query)
-    # Exact integer squared distances so that ties are exact.
-    sq = ((query - targets[nearest])**2).sum(axis=1)
-    best_sq = np.full(len(need) - 1, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(best_sq, query_obj, sq)
-    best = np.full(len(need) - 1, np.iinfo(np.int64).max, dtype=np.int64)
-    # Every query pixel at its object's minimum distance may have several
-    # targets at exactly that distance: collect them all, keep the lowest id.
-    at_min = np.flatnonzero(sq == best_sq[query_obj])
-    radius = np.sqrt(best_sq[query_obj[at_min]]) * (1 + 1e-9) + 1e-9
-    for k, candidates in zip(at_min, tree.query_ball_point(query[at_min], radius)):
-        candidates = np.asarray(candidates, dtype=np.int64)
-        exact = ((targets[candidates] - query[k])**2).sum(axis=1) == sq[k]
-        obj = query_obj[k]
-        best[obj] = min(best[obj], int(target_obj[candidates[exact]].min()))
-    return best[wanted]
-
-
-# Above this many point pairs, a directed distance uses a KD-tree instead of
-# a dense (sources x targets) distance matrix, to bound time and memory.
-_DENSE_DISTANCE_MAX = 1 << 18
-
-
-def _directed_sq(src: Tuple[np.ndarray, np.ndarray], dst: Tuple[np.ndarray, np.ndarray]) -> int:
-    """max over source pixels of the squared distance to the nearest target pixel."""
-    if len(src[0]) * len(dst[0]) <= _DENSE_DISTANCE_MAX:
-        return int(_sq_dist_matrix(src, dst).min(axis=1).max())
-    src_pts, dst_pts = np.stack(src, axis=1), np.stack(dst, axis=1)
-    nearest = cKDTree(dst_pts).query(src_pts)[1]
-    return int(((src_pts - dst_pts[nearest])**2).sum(axis=1).max())
 
 
 def _pair_hausdorff(c: _Contingency, g: int, p: int) -> float:
@@ -429,10 +441,10 @@ def _pair_hausdorff(c: _Contingency, g: int, p: int) -> float:
     dist_sq = 0
     a_only = np.nonzero(a & ~b)
     if len(a_only[0]):
-        dist_sq = _directed_sq(a_only, np.nonzero(b & c.pred_edge[win]))
+        dist_sq = _directed_sq(a_only, np.nonzero(b & c.pred_edge[win]), c.coord_dtype)
     b_only = np.nonzero(b & ~a)
     if len(b_only[0]):
-        dist_sq = max(dist_sq, _directed_sq(b_only, np.nonzero(a & c.gt_edge[win])))
+        dist_sq = max(dist_sq, _directed_sq(b_only, np.nonzero(a & c.gt_edge[win]), c.coord_dtype))
     return math.sqrt(dist_sq)
 
 

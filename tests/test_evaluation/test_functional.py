@@ -418,18 +418,15 @@ def test_individual_functions_equal_nuclei_metrics():
     assert object_hausdorff(gt, pred) == all_metrics['object_hausdorff']
 
 
-@pytest.mark.parametrize('margins', [(), (1, 2)])
-def test_alternative_code_paths_give_the_same_numbers(monkeypatch, margins):
-    """Sparse contingency, sorted relabelling, KD-tree distances and nearest-object
-    search (no local window, or windows too small to find anything)."""
+def test_alternative_code_paths_give_the_same_numbers(monkeypatch):
+    """Sparse contingency table, sorted relabelling and KD-tree point distances."""
     for _, gt, pred in CASES[11::12]:  # the 'mixed' cases: FPs and missed nuclei
         expected = nuclei_metrics(gt, pred)
         with monkeypatch.context() as patch:
             patch.setattr(F, '_DENSE_TABLE_MAX', 0)  # np.unique contingency path
             patch.setattr(F, '_LUT_MIN_IDS', 0)
             patch.setattr(F, '_LUT_IDS_PER_PIXEL', 0)  # np.unique relabel path
-            patch.setattr(F, '_DENSE_DISTANCE_MAX', 0)  # KD-tree Hausdorff path
-            patch.setattr(F, '_NEAREST_MARGINS', margins)
+            patch.setattr(F, '_DENSE_DISTANCE_MAX', 0)  # KD-tree distances
             assert nuclei_metrics(gt, pred) == expected
 
 
@@ -522,13 +519,20 @@ def test_nearest_object_tie_goes_to_lowest_id():
 
 
 def test_far_nearest_object_tie_goes_to_lowest_id():
-    """Same as above 80 px apart: beyond the local search windows (KD-tree path)."""
+    """As above, 80 px apart, then with a ring around the GT nucleus: the ring has the
+    closest bounding box (it contains the GT) but its pixels are 85 px away."""
     gt = np.zeros((200, 200), np.int64)
     gt[100, 100] = 4
     pred = np.zeros_like(gt)
     pred[100, 180] = 2  # 80 px away, Hausdorff 80
     pred[18:21, 100] = 1  # 80 px away from (20, 100), Hausdorff 82: chosen (lower id)
-    expected = 0.5 * (82 + (3 * 82 + 1 * 80) / 4)
+    assert object_hausdorff(gt, pred) == pytest.approx(0.5 * (82 + (3 * 82 + 1 * 80) / 4))
+    yy, xx = np.mgrid[:200, :200]
+    ring = (np.hypot(yy - 100, xx - 100) >= 85) & (np.hypot(yy - 100, xx - 100) < 86.5)
+    pred[ring] = 9
+    ring_h = _hausdorff_bruteforce(gt > 0, ring)
+    n_ring = int(ring.sum())
+    expected = 0.5 * (82 + (3 * 82 + 80 + n_ring * ring_h) / (4 + n_ring))
     assert object_hausdorff(gt, pred) == pytest.approx(expected)
     assert reference_metrics(gt, pred)['object_hausdorff'] == pytest.approx(expected)
 

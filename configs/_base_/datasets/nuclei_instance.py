@@ -10,11 +10,16 @@ train_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     # The paper crops the 256x256 patches randomly to 224x224.
     dict(type='RandomCrop', crop_size=crop_size, recompute_bbox=True, allow_negative_crop=False),
+    # A nucleus whose box overlaps the crop but whose mask does not gets an empty
+    # recomputed box (log(0) in the box regression target): drop such instances.
+    dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1), by_mask=True, keep_empty=False),
     dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
+    # Patches are scored at their native resolution; Resize records scale_factor 1.
+    dict(type='Resize', scale_factor=1.0, keep_ratio=True),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'source_id',
                     'patch_origin', 'source_shape', 'label_map_path')),

@@ -7,6 +7,9 @@ train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='RandomCrop', crop_size=crop_size, recompute_bbox=True, allow_negative_crop=False),
+    # A nucleus whose box overlaps the crop but whose mask does not gets an empty
+    # recomputed box (log(0) in the box regression target): drop such instances.
+    dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1), by_mask=True, keep_empty=False),
     dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
     dict(type='PackDetInputs'),
 ]

@@ -17,6 +17,10 @@ from ..functional import legacy_paper_metrics, nuclei_metrics
 from ..stitching import stitch_predictions, tile_predictions_from_masks
 
 
+# Metrics that are NaN for an image where they are undefined (no objects).
+UNDEFINABLE_METRICS = ('object_hausdorff', )
+
+
 @METRICS.register_module()
 class NucleiMetric(BaseMetric):
     """Dice, AJI, AJI+, PQ, object Dice and object Hausdorff on whole images.
@@ -125,7 +129,9 @@ class NucleiMetric(BaseMetric):
             values = np.array([row[key] for row in rows], dtype=float)
             finite = ~np.isnan(values)
             metrics[key] = float(values[finite].mean()) if finite.any() else math.nan
-            if not finite.all():
+            # Always reported for metrics that can be undefined, so a count from
+            # an earlier evaluation never lingers in the logger's history.
+            if key in UNDEFINABLE_METRICS or not finite.all():
                 metrics[f'{key}_skipped'] = int((~finite).sum())
         return metrics
 
