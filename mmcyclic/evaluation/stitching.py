@@ -79,6 +79,17 @@ def stitch_predictions(predictions: Iterable[TilePrediction],
                        min_visible: float = 0.5) -> np.ndarray:
     """Build an instance label map (int32, 0 = background) from tile predictions.
 
+    See :func:`stitch_predictions_with_scores` for the arguments.
+    """
+    return stitch_predictions_with_scores(predictions, image_shape, merge_iou, min_visible)[0]
+
+
+def stitch_predictions_with_scores(predictions: Iterable[TilePrediction],
+                                   image_shape: Tuple[int, int],
+                                   merge_iou: float = 0.5,
+                                   min_visible: float = 0.5) -> Tuple[np.ndarray, np.ndarray]:
+    """Stitch tile predictions; also return each instance's score.
+
     Args:
         predictions: Instances from all tiles of one image.
         image_shape: ``(H, W)`` of the full image.
@@ -88,7 +99,9 @@ def stitch_predictions(predictions: Iterable[TilePrediction],
             unclaimed for it to be kept.
 
     Returns:
-        The label map; ids are 1..N in order of placement.
+        The label map (ids 1..N in order of placement) and the N scores
+        (``scores[i - 1]`` is the score of id ``i``; a merged instance keeps the
+        score of its first, highest-scoring part).
     """
     labels = np.zeros(image_shape, dtype=np.int32)
     placed: Dict[int, TilePrediction] = {}
@@ -112,7 +125,8 @@ def stitch_predictions(predictions: Iterable[TilePrediction],
             new_id = len(placed) + 1
             region[free] = new_id
             placed[new_id] = pred
-    return labels
+    scores = np.array([placed[i].score for i in range(1, len(placed) + 1)], dtype=np.float64)
+    return labels, scores
 
 
 def tile_predictions_from_masks(masks: np.ndarray, scores: np.ndarray, origin: Tuple[int, int],
