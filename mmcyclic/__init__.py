@@ -14,7 +14,8 @@ from .utils.checkpoint_compat import install_checkpoint_loader
 install_checkpoint_loader()
 install_atomic_local_backend()
 
-from . import datasets, evaluation  # noqa: E402,F401  (registration side effects)
+from . import datasets, engine, evaluation, models  # noqa: E402,F401  (registration side effects)
+from . import relevance, seeds  # noqa: E402,F401
 
 __version__ = '0.1.0'
-__all__ = ['datasets', 'evaluation', '__version__']
+__all__ = ['datasets', 'engine', 'evaluation', 'models', '__version__']

@@ -205,7 +205,8 @@ def format_report(result: FolderEvalResult) -> str:
         lines.append(f'{"-" * width}  {"-" * 10}  {"-" * 11}')
         for key, value in result.summary.items():
             skipped = result.nan_skipped.get(key)
-            lines.append(f'{key:<{width}}  {value:>10.4f}  {"" if skipped is None else skipped:>11}')
+            skipped_text = '' if skipped is None else str(skipped)
+            lines.append(f'{key:<{width}}  {value:>10.4f}  {skipped_text:>11}')
     lines.append(f'scored images: {len(result.rows)}')
     for title, names in (('GT without prediction', result.missing_pred),
                          ('prediction without GT', result.missing_gt)):

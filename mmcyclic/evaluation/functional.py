@@ -162,8 +162,8 @@ class _Contingency:
 
     @property
     def coord_dtype(self) -> type:
-        # Squared pixel distances fit int32 up to 46340 px per side.
-        return np.int32 if max(self.gt.shape, default=0) <= 46340 else np.int64
+        # dy² + dx² fits int32 while both are below 32768 px.
+        return np.int32 if max(self.gt.shape, default=0) <= 32767 else np.int64
 
     @cached_property
     def gt_edge(self) -> np.ndarray:

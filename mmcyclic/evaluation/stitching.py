@@ -5,7 +5,12 @@ full-image coordinates, with a score and the window of the tile it came from.
 
 Rule (stated once, used by evaluation and tiled inference):
 
-1. Predictions are placed in order of decreasing score.
+1. Predictions are placed in order of decreasing score. With ``whole_first``
+   (tiled inference, where tiles overlap by at least a nucleus diameter so
+   every nucleus is whole in some tile), predictions that reach within
+   ``CUT_MARGIN`` pixels of a tile edge lying inside the image come after all
+   that do not: the whole copy of a nucleus is placed before the copies that
+   neighbouring tiles' borders cut, which the model segments less reliably.
 2. A prediction that overlaps an already placed instance *from another tile*
    is compared with it inside the two tiles' shared window only, where both
    tiles saw the same pixels. If their masks agree there (IoU inside the
@@ -20,6 +25,9 @@ from typing import Dict, Iterable, List, Tuple
 import numpy as np
 
 Window = Tuple[int, int, int, int]  # y0, x0, y1, x1 (exclusive)
+# A predicted mask of a nucleus cut by a tile edge often stops a pixel or two
+# short of the edge: within this many pixels it counts as cut (rule 1).
+CUT_MARGIN = 2
 
 
 @dataclass
@@ -84,10 +92,20 @@ def stitch_predictions(predictions: Iterable[TilePrediction],
     return stitch_predictions_with_scores(predictions, image_shape, merge_iou, min_visible)[0]
 
 
+def _cut_by_tile_edge(pred: TilePrediction, image_shape: Tuple[int, int]) -> bool:
+    """Whether ``pred`` reaches within ``CUT_MARGIN`` of a tile edge that is not an image border."""
+    (y0, x0, y1, x1), tile = pred.window, pred.tile
+    return ((0 < tile[0] and y0 - tile[0] <= CUT_MARGIN)
+            or (0 < tile[1] and x0 - tile[1] <= CUT_MARGIN)
+            or (tile[2] < image_shape[0] and tile[2] - y1 <= CUT_MARGIN)
+            or (tile[3] < image_shape[1] and tile[3] - x1 <= CUT_MARGIN))
+
+
 def stitch_predictions_with_scores(predictions: Iterable[TilePrediction],
                                    image_shape: Tuple[int, int],
                                    merge_iou: float = 0.5,
-                                   min_visible: float = 0.5) -> Tuple[np.ndarray, np.ndarray]:
+                                   min_visible: float = 0.5,
+                                   whole_first: bool = False) -> Tuple[np.ndarray, np.ndarray]:
     """Stitch tile predictions; also return each instance's score.
 
     Args:
@@ -97,6 +115,8 @@ def stitch_predictions_with_scores(predictions: Iterable[TilePrediction],
             instances from different tiles.
         min_visible: Minimum fraction of a non-merged instance that must be
             unclaimed for it to be kept.
+        whole_first: Place predictions cut by an inner tile edge after the
+            others (rule 1).
 
     Returns:
         The label map (ids 1..N in order of placement) and the N scores
@@ -105,7 +125,8 @@ def stitch_predictions_with_scores(predictions: Iterable[TilePrediction],
     """
     labels = np.zeros(image_shape, dtype=np.int32)
     placed: Dict[int, TilePrediction] = {}
-    for pred in sorted(predictions, key=lambda p: -p.score):
+    for pred in sorted(predictions,
+                       key=lambda p: (whole_first and _cut_by_tile_edge(p, image_shape), -p.score)):
         win = _intersect(pred.window, (0, 0, *image_shape))
         if _is_empty(win):
             continue

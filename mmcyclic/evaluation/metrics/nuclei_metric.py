@@ -14,7 +14,26 @@ from mmengine.logging import MMLogger
 from mmcyclic.datasets.io import read_label_map, write_label_map
 from mmcyclic.utils.atomic import atomic_write_bytes
 from ..functional import legacy_paper_metrics, nuclei_metrics
-from ..stitching import stitch_predictions, tile_predictions_from_masks
+from ..stitching import TilePrediction, stitch_predictions, tile_predictions_from_masks
+
+
+def tile_predictions_from_sample(sample: dict, score_thr: float) -> List[TilePrediction]:
+    """The confident instances of one predicted patch, in full-image coordinates.
+
+    Args:
+        sample: A predicted ``DetDataSample`` as a dict (``sample.to_dict()``)
+            with ``pred_instances`` and the patch provenance meta keys.
+        score_thr: Instances scoring below are dropped.
+    """
+    pred = sample['pred_instances']
+    tile_shape = tuple(sample['ori_shape'][:2])
+    scores = pred['scores'].detach().cpu().numpy()
+    keep = scores >= score_thr
+    if 'masks' not in pred or not keep.any():
+        return []
+    masks = pred['masks'].detach().cpu().numpy()[keep].astype(bool)
+    return tile_predictions_from_masks(masks, scores[keep], sample.get('patch_origin', (0, 0)),
+                                       tile_shape)
 
 
 # Metrics that are NaN for an image where they are undefined (no objects).
@@ -67,20 +86,12 @@ class NucleiMetric(BaseMetric):
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         """Keep each tile's confident masks, cropped to their boxes."""
         for sample in data_samples:
-            pred = sample['pred_instances']
-            scores = pred['scores'].detach().cpu().numpy()
-            keep = scores >= self.score_thr
-            masks = pred['masks'].detach().cpu().numpy()[keep] if 'masks' in pred else np.zeros(
-                (0, *sample['ori_shape']), dtype=bool)
-            tile_shape = tuple(sample['ori_shape'][:2])
             self.results.append(
                 dict(
                     source_id=sample.get('source_id', str(sample['img_id'])),
-                    source_shape=tuple(sample.get('source_shape', tile_shape)),
+                    source_shape=tuple(sample.get('source_shape', sample['ori_shape'][:2])),
                     label_map_path=sample.get('label_map_path'),
-                    predictions=tile_predictions_from_masks(
-                        masks.astype(bool), scores[keep], sample.get('patch_origin', (0, 0)),
-                        tile_shape)))
+                    predictions=tile_predictions_from_sample(sample, self.score_thr)))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Stitch per image, score, and average over images."""

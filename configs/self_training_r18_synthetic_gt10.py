@@ -1,0 +1,28 @@
+# Back-end self-training alone on generated H&E, seeds = 10 ground-truth nuclei
+# per image (the paper's Table V setting, here to check that students improve).
+#   python tools/make_gt_seeds.py --ann data/synthetic/annotations/instances_train_full.json \
+#       --k 10 --out data/synthetic/seeds_gt10.json
+_base_ = [
+    './_base_/models/mask_rcnn_r18_fpn.py',
+    './_base_/datasets/synthetic.py',
+    './_base_/schedules/self_training.py',
+    './_base_/default_runtime.py',
+]
+model = dict(type='LabelSetMaskRCNN', label_set_weights=(0.66, 0.34))
+train_cfg = dict(
+    type='SelfTrainingLoop',
+    seed_file='data/synthetic/seeds_gt10.json',
+    num_students=2,
+    teacher_epochs=8,
+    student_epochs=8,
+    alpha=0.66,
+    score_thr=0.5,
+    union_iou_thr=0.5,
+    selection='val_dice')
+# The loop writes its own per-phase checkpoints (resumable per phase).
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=-1, save_last=False))
+optim_wrapper = dict(optimizer=dict(lr=0.02))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=30),
+    dict(type='MultiStepLR', by_epoch=True, milestones=[6], gamma=0.1),
+]

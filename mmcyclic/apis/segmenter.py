@@ -1,0 +1,319 @@
+"""Segment nuclei in images of any size with a trained mmdet detector.
+
+:class:`NucleiSegmenter` builds the detector from a config (and checkpoint)
+and runs tiled inference (:mod:`mmcyclic.apis.tiling`) on arrays or files;
+:func:`segment_files` runs it over many files and writes the exports.
+
+Settings come, in this order of precedence, from the constructor's
+arguments, the config's optional block::
+
+    inference = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5)
+
+and :data:`DEFAULT_SETTINGS`.
+"""
+import glob
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose
+from mmengine.registry import init_default_scope
+
+from mmcyclic.datasets.io import ImageReadError
+from mmcyclic.utils.config import load_config
+from .result import FORMATS, NucleiResult
+from .tiling import Tile, TileCallback, open_image_source, segment_tiled
+
+PathLike = Union[str, os.PathLike]
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
+DEFAULT_SETTINGS = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5)
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """How an image is tiled and which instances are kept.
+
+    Attributes:
+        tile_size: Tile side in pixels; an image no larger is segmented in one pass.
+        overlap: Smallest overlap of neighbouring tiles; at least the largest
+            nucleus diameter so every nucleus is whole in some tile.
+        batch_size: Tiles per forward pass.
+        score_thr: Instances scoring below this are discarded.
+    """
+
+    tile_size: int
+    overlap: int
+    batch_size: int
+    score_thr: float
+
+    def __post_init__(self) -> None:
+        if self.tile_size < 1:
+            raise ValueError(f'tile_size must be positive, got {self.tile_size}')
+        if not 0 <= self.overlap < self.tile_size:
+            raise ValueError(f'overlap must be in [0, tile_size={self.tile_size}), got {self.overlap}')
+        if self.batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {self.batch_size}')
+        if not 0.0 <= self.score_thr <= 1.0:
+            raise ValueError(f'score_thr must be in [0, 1], got {self.score_thr}')
+
+    @classmethod
+    def resolve(cls, cfg: Config, source: str = 'config', **overrides) -> 'InferenceSettings':
+        """Arguments (not None) > ``cfg.inference`` > :data:`DEFAULT_SETTINGS`.
+
+        Raises:
+            ValueError: ``cfg.inference`` has an unknown key, or a value is out of range.
+        """
+        block = dict(cfg.get('inference', None) or {})
+        unknown = sorted(set(block) - set(DEFAULT_SETTINGS))
+        if unknown:
+            raise ValueError(f'{source}: unknown key(s) {unknown} in `inference`; '
+                             f'allowed: {sorted(DEFAULT_SETTINGS)}')
+        values = {**DEFAULT_SETTINGS, **block,
+                  **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(**values)
+
+
+class NucleiSegmenter:
+    """A trained nuclei detector that segments whole images tile by tile.
+
+    Args:
+        config: Config file or :class:`mmengine.Config` of the model (its test
+            pipeline prepares the tiles).
+        checkpoint: Weights; ``None`` leaves the model randomly initialised.
+        device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``...
+        tile_size: See :class:`InferenceSettings`; ``None`` = config/default.
+        overlap: See :class:`InferenceSettings`.
+        batch_size: See :class:`InferenceSettings`.
+        score_thr: See :class:`InferenceSettings`.
+
+    Raises:
+        mmcyclic.utils.config.ConfigError: the config is missing or broken.
+        FileNotFoundError: the checkpoint does not exist.
+        ValueError: a setting is out of range.
+
+    Example:
+        >>> segmenter = NucleiSegmenter('configs/mask_rcnn_r18_synthetic.py', 'epoch_12.pth')
+        >>> result = segmenter.segment('slide_region.tif')
+        >>> result.save('out', 'slide_region', formats=['geojson', 'labels'])
+    """
+
+    def __init__(self, config: Union[PathLike, Config], checkpoint: Optional[PathLike] = None,
+                 device: str = 'cpu', tile_size: Optional[int] = None,
+                 overlap: Optional[int] = None, batch_size: Optional[int] = None,
+                 score_thr: Optional[float] = None) -> None:
+        from mmdet.apis import init_detector
+        from mmdet.utils import get_test_pipeline_cfg
+
+        source = str(config) if not isinstance(config, Config) else (config.filename or 'config')
+        cfg = load_config(str(config)) if not isinstance(config, Config) else config.copy()
+        self.settings = InferenceSettings.resolve(cfg, source, tile_size=tile_size,
+                                                  overlap=overlap, batch_size=batch_size,
+                                                  score_thr=score_thr)
+        if checkpoint is not None and not Path(checkpoint).is_file():
+            raise FileNotFoundError(f'{checkpoint}: checkpoint not found. Train one with '
+                                    'tools/train.py or pass the path of an existing .pth file.')
+        init_default_scope('mmdet')
+        self.model = init_detector(cfg, None if checkpoint is None else str(checkpoint),
+                                   device=device)
+        pipeline = get_test_pipeline_cfg(cfg).copy()
+        # Tiles are arrays, not files: the pipeline's loader is swapped as in
+        # mmdet's inference_detector.
+        pipeline[0] = dict(type='mmdet.LoadImageFromNDArray')
+        self._pipeline = Compose(pipeline)
+
+    def predict_tiles(self, tiles: Sequence[Tile]) -> List[Tuple[np.ndarray, np.ndarray]]:
+        """Run the detector on a batch of tiles.
+
+        Args:
+            tiles: RGB tiles (all the same size, as :func:`tile_windows` makes them).
+
+        Returns:
+            Per tile, ``(masks, scores)``: boolean ``(N, h, w)`` masks in tile
+            coordinates and their ``(N,)`` scores, only instances scoring at
+            least ``settings.score_thr`` (dropped early to keep memory low).
+        """
+        # mmdet pipelines load images with OpenCV (BGR); the data preprocessor's
+        # bgr_to_rgb then gives the RGB the model was trained on.
+        packed = [self._pipeline(dict(img=np.ascontiguousarray(tile.image[..., ::-1]), img_id=i))
+                  for i, tile in enumerate(tiles)]
+        batch = dict(inputs=[p['inputs'] for p in packed],
+                     data_samples=[p['data_samples'] for p in packed])
+        with torch.no_grad():
+            samples = self.model.test_step(batch)
+        outputs = []
+        for tile, sample in zip(tiles, samples):
+            instances = sample.pred_instances
+            keep = instances.scores >= self.settings.score_thr
+            scores = instances.scores[keep].cpu().numpy()
+            if 'masks' in instances:
+                masks = instances.masks[keep].cpu().numpy().astype(bool, copy=False)
+            else:  # a box-only detector: no instance masks to stitch
+                masks = np.zeros((0, *tile.image.shape[:2]), bool)
+            outputs.append((masks, scores))
+        return outputs
+
+    def segment(self, image: Union[np.ndarray, PathLike],
+                on_tile: Optional[TileCallback] = None) -> NucleiResult:
+        """Segment the nuclei of one image.
+
+        Args:
+            image: RGB ``H x W x 3`` uint8 array (grey and RGBA are converted), or
+                the path of a PNG/JPEG/TIFF/... of any size. Big TIFFs are read
+                tile by tile where the file allows (:mod:`mmcyclic.apis.tiling`).
+            on_tile: Called as ``on_tile(done, total)`` after each batch of tiles.
+
+        Returns:
+            The label map, polygons, scores, areas and centroids.
+
+        Raises:
+            mmcyclic.datasets.io.ImageReadError: the image cannot be read.
+        """
+        with open_image_source(image) as source:
+            labels, scores = segment_tiled(source, self.predict_tiles, self.settings.tile_size,
+                                           self.settings.overlap, self.settings.batch_size,
+                                           self.settings.score_thr, on_tile=on_tile)
+        return NucleiResult.from_label_map(labels, scores)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({asdict(self.settings)})'
+
+
+def collect_inputs(patterns: Iterable[str]) -> Tuple[List[Path], List[Tuple[str, str]]]:
+    """Expand files, folders (their images, not recursive) and globs.
+
+    Returns:
+        ``(paths, problems)``: the image paths in order, without duplicates, and
+        ``(input, reason)`` for each input that matched nothing.
+    """
+    paths: List[Path] = []
+    problems: List[Tuple[str, str]] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir()
+                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            reason = f'no image files ({", ".join(IMAGE_SUFFIXES)}) in this folder'
+        elif path.exists():
+            found, reason = [path], ''
+        elif glob.has_magic(pattern):
+            found = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+            reason = 'the pattern matches no file'
+        else:
+            found, reason = [], 'no such file or folder'
+        if not found:
+            problems.append((pattern, reason))
+        paths += [p for p in found if p not in paths]
+    return paths, problems
+
+
+def _progress(total: int, desc: str, position: int, leave: bool):
+    """A tqdm bar when tqdm is installed, else mmengine's ProgressBar (no nesting)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        if position:  # mmengine's bar cannot nest: show images only
+            return None
+        from mmengine.utils import ProgressBar
+        return ProgressBar(total, file=sys.stderr)
+    return tqdm(total=total, desc=desc, position=position, leave=leave, unit='tile' if position
+                else 'image', file=sys.stderr, dynamic_ncols=True)
+
+
+def _print_above_bars(message: str) -> None:
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        print(message)
+    else:
+        tqdm.write(message)
+
+
+def segment_files(segmenter: NucleiSegmenter, inputs: Iterable[str], out_dir: PathLike,
+                  formats: Sequence[str] = ('geojson', 'labels'), label_suffix: str = '.tif',
+                  progress: bool = True,
+                  log: Optional[Callable[[str], None]] = None) -> List[Tuple[str, str]]:
+    """Segment every input image and write the exports into ``out_dir``.
+
+    A file that cannot be read (missing, truncated, not an image) or fails
+    during inference is reported through ``log`` and skipped; the others are
+    still processed. Every output file is written atomically, so an
+    interrupted run leaves complete files only (an image may miss some of its
+    formats).
+
+    Args:
+        segmenter: The model.
+        inputs: Files, folders and globs (see :func:`collect_inputs`).
+        out_dir: Output folder.
+        formats: Subset of ``geojson``, ``labels``, ``coco``, ``overlay``.
+        label_suffix: ``.tif``, ``.png`` or ``.npy`` (see :meth:`NucleiResult.save`).
+        progress: Show a bar per image and per tile.
+        log: Receives one message per finished or failed input; default: printed
+            above the progress bars.
+
+    Returns:
+        ``(input, reason)`` per failed input.
+    """
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ValueError(f'unknown output format(s) {unknown}; choose from {list(FORMATS)}')
+    log = log or _print_above_bars
+    paths, failures = collect_inputs(inputs)
+    for name, reason in failures:
+        log(f'FAILED {name}: {reason}')
+    stems = {}
+    image_bar = _progress(len(paths), 'images', 0, True) if progress else None
+    for path in paths:
+        previous = stems.setdefault(path.stem, path)
+        if previous != path:
+            failures.append((str(path), f'output names collide with {previous}'))
+            log(f'FAILED {path}: outputs would overwrite those of {previous}; '
+                'run it with another --out')
+        else:
+            _segment_one(segmenter, path, Path(out_dir), formats, label_suffix, progress, log,
+                         failures)
+        if image_bar is not None:
+            image_bar.update()
+    if image_bar is not None and hasattr(image_bar, 'close'):
+        image_bar.close()
+    return failures
+
+
+def _segment_one(segmenter: NucleiSegmenter, path: Path, out_dir: Path, formats: Sequence[str],
+                 label_suffix: str, progress: bool, log: Callable[[str], None], failures: List[Tuple[str, str]]) -> None:
+    """Segment one file and save its exports; record a failure instead of raising."""
+    tile_bar = None
+
+    def on_tile(done: int, total: int) -> None:
+        nonlocal tile_bar
+        if tile_bar is None:
+            tile_bar = _progress(total, path.name, 1, False)
+        if tile_bar is not None:
+            tile_bar.update(done - tile_bar.n)
+
+    try:
+        result = segmenter.segment(path, on_tile=on_tile if progress else None)
+        image = None
+        if 'overlay' in formats:
+            with open_image_source(path) as source:
+                image = np.ascontiguousarray(source.read((0, 0, *source.shape)))
+        written = result.save(out_dir, path.stem, formats, image=image,
+                              label_suffix=label_suffix, file_name=path.name)
+    except ImageReadError as error:
+        # The message already starts with the file name.
+        reason = str(error).removeprefix(f'{path}: ')
+        failures.append((str(path), reason))
+        log(f'FAILED {path}: {reason}')
+        return
+    except (RuntimeError, ValueError, OSError, MemoryError) as error:
+        failures.append((str(path), f'{type(error).__name__}: {error}'))
+        log(f'FAILED {path}: {type(error).__name__}: {error}')
+        return
+    finally:
+        if tile_bar is not None:
+            tile_bar.close()
+    log(f'{path}: {len(result)} nuclei -> {", ".join(p.name for p in written)}')

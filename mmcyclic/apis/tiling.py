@@ -1,0 +1,376 @@
+"""Tiled inference: cut an image of any size into overlapping tiles, predict, stitch once.
+
+Tile grid
+    Per axis of length ``L``, tiles of ``tile_size`` start at
+    :func:`mmcyclic.datasets.patches.axis_origins` ``(L, tile_size,
+    min_overlap=overlap)``: the fewest tiles that cover the axis with
+    neighbours overlapping by **at least** ``overlap`` pixels, spread evenly
+    so the first starts at 0 and the last ends at ``L``. An axis shorter than
+    ``tile_size`` gets one tile of length ``L`` (no padding), so an image no
+    larger than a tile is segmented in one forward pass.
+
+Why ``overlap`` must be at least the largest nucleus diameter
+    Take the last tile that starts at or before a nucleus' first row: the next
+    tile starts after that row, and the two overlap by ``>= overlap`` rows, so
+    the tile reaches at least ``overlap`` rows past the nucleus' start. The same
+    holds for columns, so a nucleus no wider or taller than ``overlap`` lies
+    wholly inside at least one tile, where the model sees all of it.
+
+Stitch rule
+    All tiles' instances go through
+    :func:`mmcyclic.evaluation.stitching.stitch_predictions_with_scores`, once,
+    the rule evaluation uses, with ``whole_first=True``:
+
+    1. Instances that do not come within 2 px of an inner tile edge (whole
+       copies) are placed first, then those that do (copies cut by a tile
+       border); within each group by decreasing score.
+    2. An instance overlapping an already placed one *from another tile* is
+       merged into it when their masks agree (IoU >= ``merge_iou``) inside the
+       two tiles' shared window, where both tiles saw the same pixels (inside
+       that window a cut copy *is* the visible part of the whole one).
+    3. Otherwise it keeps only unclaimed pixels, and is dropped as a duplicate
+       if that is under half its area.
+
+    Because ``overlap`` >= the largest nucleus, every nucleus has a whole copy,
+    which is placed before any of its cut copies; these then merge into it or
+    are dropped. Without rule 1, cut copies scoring higher than the whole copy
+    could be placed first as disjoint pieces that never merge (a seam).
+    Nothing is cut at tile borders afterwards. A nucleus larger than
+    ``overlap`` may have no whole copy; it is then stitched from its cut
+    copies by score (rules 2-3), which usually, but not always, joins them.
+
+Memory
+    At any time one batch of tiles (``batch_size x tile_size^2 x 3`` bytes), the
+    model's activations for it and its full-tile masks are held; each kept
+    instance is then stored cropped to its bounding box
+    (:class:`~mmcyclic.evaluation.stitching.TilePrediction`). The only
+    full-size arrays are the int32 label map (4 bytes per pixel) and, unless the
+    input is read lazily, the decoded image (3 bytes per pixel).
+
+Lazy reading (:func:`open_image_source`)
+    * numpy array: used as it is (already in memory).
+    * TIFF, uncompressed and contiguous: memory-mapped; a tile reads only its rows.
+    * TIFF, tiled or stripped and compressed (e.g. LZW, Deflate, JPEG): only the
+      TIFF tiles/strips that a window touches are read and decoded, so memory is
+      bounded by the tile size plus one TIFF tile/strip row.
+    * Not lazy (decoded whole, once): PNG, JPEG and other Pillow formats, TIFFs
+      whose single strip/tile exceeds :data:`MAX_LAZY_SEGMENT_PIXELS`, 3-D
+      (tile-depth) or non-8-bit TIFFs, palette/CMYK TIFFs, and TIFFs tifffile
+      cannot decode without falling back to Pillow.
+"""
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from mmcyclic.datasets.io import TIFF_SUFFIXES, ImageReadError, read_image
+from mmcyclic.datasets.patches import axis_origins
+from mmcyclic.evaluation.stitching import (TilePrediction, Window,
+                                           stitch_predictions_with_scores,
+                                           tile_predictions_from_masks)
+
+PathLike = Union[str, os.PathLike]
+# A strip or TIFF tile above this many pixels is not decoded per window (a
+# whole-image strip would be decoded once per tile): the page is read whole.
+MAX_LAZY_SEGMENT_PIXELS = 1 << 22
+# TIFF photometric interpretations whose decoded samples are RGB(A) or grey.
+_PHOTOMETRIC_MINISBLACK, _PHOTOMETRIC_RGB, _PHOTOMETRIC_YCBCR = 1, 2, 6
+_PLANAR_SEPARATE = 2
+
+# predictor(tiles) -> one (masks (N, h, w) bool, scores (N,) float) per tile.
+TilePredictor = Callable[[Sequence['Tile']], List[Tuple[np.ndarray, np.ndarray]]]
+# on_tile(done, total) is called after each batch of tiles.
+TileCallback = Callable[[int, int], None]
+
+
+@dataclass
+class Tile:
+    """One tile of an image.
+
+    Attributes:
+        image: RGB uint8 pixels, ``h x w x 3``.
+        window: ``(y0, x0, y1, x1)`` of the tile in the full image.
+    """
+
+    image: np.ndarray
+    window: Window
+
+
+def tile_windows(height: int, width: int, tile_size: int, overlap: int) -> List[Window]:
+    """Windows ``(y0, x0, y1, x1)`` of the overlapping tile grid, row by row.
+
+    Args:
+        height: Image height.
+        width: Image width.
+        tile_size: Tile side (tiles are smaller only along an axis shorter than it).
+        overlap: Smallest overlap between neighbouring tiles (``0 <= overlap < tile_size``).
+
+    Raises:
+        ValueError: on non-positive sizes or an overlap outside ``[0, tile_size)``.
+    """
+    ys = axis_origins(height, tile_size, min_overlap=overlap)
+    xs = axis_origins(width, tile_size, min_overlap=overlap)
+    return [(y, x, min(y + tile_size, height), min(x + tile_size, width)) for y in ys for x in xs]
+
+
+def as_rgb_uint8(image: np.ndarray, name: str = 'image') -> np.ndarray:
+    """Return ``image`` as ``H x W x 3`` uint8 (grey repeated, alpha dropped).
+
+    Raises:
+        ImageReadError: not a 2-D/3-D 8-bit image.
+    """
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+        raise ImageReadError(f'{name}: expected an H x W (x 1, 3 or 4) image, got shape {image.shape}')
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    if image.dtype != np.uint8:
+        raise ImageReadError(f'{name}: expected 8-bit pixels (uint8), got {image.dtype}. '
+                             'Scale the image to 0..255 and convert it to uint8.')
+    return image[..., :3]
+
+
+class ArraySource:
+    """An image already in memory.
+
+    Args:
+        image: ``H x W x 3`` RGB (or grey / RGBA) uint8 array.
+        name: Used in messages.
+    """
+
+    lazy = False
+
+    def __init__(self, image: np.ndarray, name: str = 'array') -> None:
+        self.name = name
+        self._image = as_rgb_uint8(np.asarray(image), name)
+        self.shape: Tuple[int, int] = self._image.shape[:2]
+
+    def read(self, window: Window) -> np.ndarray:
+        """RGB pixels of ``window`` (a view when possible)."""
+        y0, x0, y1, x1 = window
+        return self._image[y0:y1, x0:x1]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __enter__(self) -> 'ArraySource':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _NotLazy(Exception):
+    """The TIFF is readable but not window by window; read it whole."""
+
+
+class TiffSource:
+    """A TIFF page read window by window (see the module docstring for when).
+
+    Use :func:`open_image_source`, which falls back to a whole read when the
+    file cannot be read lazily.
+
+    Args:
+        path: The TIFF file. Its first series' first page (the full-resolution
+            level of a pyramid) is read.
+
+    Raises:
+        ImageReadError: the file is truncated (a strip or tile lies past the
+            end of the file).
+        _NotLazy: tifffile cannot open or decode it window by window (it may
+            still be readable whole, e.g. by Pillow).
+    """
+
+    lazy = True
+
+    def __init__(self, path: PathLike) -> None:
+        import tifffile
+        self.name = str(path)
+        try:
+            self._tif = tifffile.TiffFile(path)
+        except Exception as error:  # noqa: BLE001 - let read_image try Pillow and report both
+            raise _NotLazy(f'tifffile cannot open it ({error})') from error
+        try:
+            self._init_page(os.path.getsize(path))
+        except (_NotLazy, ImageReadError):
+            self._tif.close()
+            raise
+        except Exception as error:  # noqa: BLE001 - a malformed file; read_image reports it
+            self._tif.close()
+            raise _NotLazy(f'unusual TIFF structure ({error})') from error
+
+    def _init_page(self, file_size: int) -> None:
+        series = self._tif.series
+        page = series[0].pages[0] if series and len(series[0].pages) else None
+        if page is None or not hasattr(page, 'decode'):
+            raise _NotLazy('no plain TIFF page')
+        self._page = page
+        if page.dtype != np.uint8 or page.imagedepth > 1 or page.photometric not in (
+                _PHOTOMETRIC_MINISBLACK, _PHOTOMETRIC_RGB, _PHOTOMETRIC_YCBCR):
+            raise _NotLazy('not an 8-bit RGB/grey 2-D page')
+        self.shape = (int(page.imagelength), int(page.imagewidth))
+        ends = np.asarray(page.dataoffsets, np.int64) + np.asarray(page.databytecounts, np.int64)
+        if ends.size and ends.max() > file_size:
+            raise ImageReadError(f'{self.name}: truncated TIFF (image data ends at byte {ends.max()}, '
+                                 f'the file has {file_size} bytes). Copy or download it again.')
+        self._separate = page.planarconfig == _PLANAR_SEPARATE
+        self._samples = int(page.samplesperpixel)
+        self._memmap = self._map(page) if page.is_memmappable else None
+        if self._memmap is None:
+            if page.is_tiled:
+                self._seg_h, self._seg_w = int(page.tilelength), int(page.tilewidth)
+            else:
+                self._seg_h, self._seg_w = min(int(page.rowsperstrip), self.shape[0]), self.shape[1]
+            if self._seg_h * self._seg_w > MAX_LAZY_SEGMENT_PIXELS:
+                raise _NotLazy(f'one strip/tile holds {self._seg_h}x{self._seg_w} pixels')
+            self._grid = (math.ceil(self.shape[0] / self._seg_h), math.ceil(self.shape[1] / self._seg_w))
+            planes = self._samples if self._separate else 1
+            if len(page.dataoffsets) != planes * self._grid[0] * self._grid[1]:
+                raise _NotLazy('unexpected number of strips/tiles')
+            try:  # a compression tifffile cannot decode shows up here, not mid-inference
+                self.read((0, 0, 1, 1))
+            except ImageReadError as error:
+                raise _NotLazy(str(error)) from error
+
+    def _map(self, page) -> np.ndarray:
+        """Memory-map an uncompressed, contiguous page as ``H x W x S``."""
+        offset = page.dataoffsets[0]
+        dtype = np.dtype(self._tif.byteorder + page.dtype.char)
+        shape = ((self._samples, *self.shape) if self._separate else (*self.shape, self._samples))
+        mapped = np.memmap(self._tif.filehandle.path, dtype=dtype, mode='r', offset=offset, shape=shape)
+        return np.moveaxis(mapped, 0, -1) if self._separate else mapped
+
+    def read(self, window: Window) -> np.ndarray:
+        """Decode only what ``window`` needs; return its RGB pixels.
+
+        Raises:
+            ImageReadError: a strip or tile cannot be decoded (corrupt data).
+        """
+        y0, x0, y1, x1 = window
+        if self._memmap is not None:
+            return as_rgb_uint8(np.array(self._memmap[y0:y1, x0:x1]), self.name)
+        out = np.zeros((y1 - y0, x1 - x0, self._samples), np.uint8)
+        page = self._page
+        rows = range(y0 // self._seg_h, (y1 - 1) // self._seg_h + 1)
+        cols = range(x0 // self._seg_w, (x1 - 1) // self._seg_w + 1)
+        planes = range(self._samples) if self._separate else range(1)
+        plane_size = self._grid[0] * self._grid[1]
+        indices = [p * plane_size + r * self._grid[1] + c for p in planes for r in rows for c in cols]
+        try:
+            segments = self._tif.filehandle.read_segments(
+                [page.dataoffsets[i] for i in indices], [page.databytecounts[i] for i in indices],
+                indices=indices, sort=True)
+            for data, index in segments:
+                decoded, position, _ = page.decode(data, index, jpegtables=page.jpegtables,
+                                                   jpegheader=page.jpegheader)
+                if decoded is None:  # an empty (sparse) tile: stays 0
+                    continue
+                self._paste(out, window, decoded[0], position)
+        except ImageReadError:
+            raise
+        except Exception as error:  # noqa: BLE001 - codec errors come in many types
+            raise ImageReadError(f'{self.name}: cannot decode the TIFF data of rows {y0}..{y1}, '
+                                 f'columns {x0}..{x1} ({error}). The file may be corrupt.') from error
+        return as_rgb_uint8(out, self.name)
+
+    def _paste(self, out: np.ndarray, window: Window, segment: np.ndarray,
+               position: Tuple[int, ...]) -> None:
+        """Copy the part of a decoded strip/tile that lies inside ``window`` into ``out``."""
+        y0, x0, y1, x1 = window
+        sy, sx = int(position[2]), int(position[3])
+        first_sample = int(position[0]) if self._separate else 0
+        ty0, tx0 = max(y0, sy), max(x0, sx)
+        ty1 = min(y1, sy + segment.shape[0], self.shape[0])
+        tx1 = min(x1, sx + segment.shape[1], self.shape[1])
+        if ty0 >= ty1 or tx0 >= tx1:
+            return
+        block = segment[ty0 - sy:ty1 - sy, tx0 - sx:tx1 - sx]
+        out[ty0 - y0:ty1 - y0, tx0 - x0:tx1 - x0,
+            first_sample:first_sample + block.shape[2]] = block
+
+    def close(self) -> None:
+        """Close the file."""
+        self._memmap = None
+        self._tif.close()
+
+    def __enter__(self) -> 'TiffSource':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+ImageSource = Union[ArraySource, TiffSource]
+
+
+def open_image_source(image: Union[np.ndarray, PathLike]) -> ImageSource:
+    """Wrap an array or open a file for window-by-window reading.
+
+    Args:
+        image: RGB array, or the path of a PNG/JPEG/TIFF/... file.
+
+    Returns:
+        A source with ``name``, ``shape`` ``(H, W)``, ``lazy``, ``read(window)``
+        and ``close()``; use it as a context manager.
+
+    Raises:
+        ImageReadError: the file is missing, truncated or not an 8-bit image.
+    """
+    if isinstance(image, np.ndarray):
+        return ArraySource(image)
+    path = Path(image)
+    if not path.is_file():
+        raise ImageReadError(f'{path}: no such file')
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        try:
+            return TiffSource(path)
+        except _NotLazy:
+            pass
+    return ArraySource(read_image(path), name=str(path))
+
+
+def segment_tiled(source: ImageSource,
+                  predictor: TilePredictor,
+                  tile_size: int,
+                  overlap: int,
+                  batch_size: int = 1,
+                  score_thr: float = 0.5,
+                  merge_iou: float = 0.5,
+                  on_tile: Optional[TileCallback] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Predict every tile of ``source`` and stitch the instances into one label map.
+
+    Args:
+        source: The image (see :func:`open_image_source`).
+        predictor: Maps a batch of :class:`Tile` to ``(masks, scores)`` per tile,
+            masks in tile coordinates.
+        tile_size: Tile side in pixels.
+        overlap: Smallest overlap between neighbouring tiles; make it at least
+            the largest nucleus diameter (module docstring).
+        batch_size: Tiles per predictor call.
+        score_thr: Instances scoring below this are discarded before stitching.
+        merge_iou: See :func:`~mmcyclic.evaluation.stitching.stitch_predictions`.
+        on_tile: Called as ``on_tile(done, total)`` after each batch.
+
+    Returns:
+        ``(label_map, scores)``: int32 ``H x W`` ids 1..N (0 = background) and
+        the N scores (``scores[i - 1]`` belongs to id ``i``).
+    """
+    if batch_size < 1:
+        raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+    windows = tile_windows(*source.shape, tile_size, overlap)
+    predictions: List[TilePrediction] = []
+    for start in range(0, len(windows), batch_size):
+        batch = [Tile(source.read(w), w) for w in windows[start:start + batch_size]]
+        for tile, (masks, scores) in zip(batch, predictor(batch)):
+            keep = np.asarray(scores) >= score_thr
+            y0, x0, y1, x1 = tile.window
+            predictions += tile_predictions_from_masks(
+                np.asarray(masks, bool)[keep], np.asarray(scores)[keep], (x0, y0), (y1 - y0, x1 - x0))
+        if on_tile is not None:
+            on_tile(min(start + batch_size, len(windows)), len(windows))
+    return stitch_predictions_with_scores(predictions, source.shape, merge_iou=merge_iou,
+                                          whole_first=True)

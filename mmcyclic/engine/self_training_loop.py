@@ -1,0 +1,410 @@
+"""Back-end self-training (paper §III-B, Eq. 1–2) as an MMEngine train loop.
+
+Phases, each a unit that is checkpointed and resumable:
+
+1. **teacher** — trained on the seed set M alone (Eq. 1; label-set weights
+   ``(1, 0)``), then validated and used to predict M' on every training image.
+2. **student j** (j = 1..N) — re-initialised (the model's initial weights,
+   plus the backbone of ``backbone_checkpoint`` when given, as the paper's
+   Fig. 1c), trained on ``α·L(M) + (1−α)·L(M')`` (Eq. 2), validated, then
+   ``M ← M ∪ M'`` and the student becomes the teacher: it predicts the next M'.
+
+Everything a round uses is a file in ``<work_dir>/<out_dir>/``::
+
+    teacher/  student_1/ ...   checkpoint.pth, M.json, M_prime.json, union.json,
+                               train_patches.json (the patch-level training file)
+    initial_weights.pth        the weights every student starts from
+    state.json                 finished phases (what --resume skips)
+    self_training.json         per-phase metrics, label-set sizes, selection
+    best_student.pth           the selected student
+
+Selection: ``'val_dice'`` (pixel Dice on the validation images — this uses the
+pixel labels of those images, as the paper does) or ``'agreement'`` (label-free:
+AJI between the student's predictions on the training images and its
+teacher's). Both are logged so users can see whether they agree.
+"""
+import copy
+import json
+import os
+import os.path as osp
+import shutil
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmdet.registry import LOOPS
+from mmengine.dist import barrier, broadcast_object_list, get_rank
+from mmengine.model import is_model_wrapper
+from mmengine.runner import BaseLoop, load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from mmcyclic.datasets.coco_format import annotations_to_label_map
+from mmcyclic.datasets.label_sets import (LabelSet, label_set_from_label_maps, load_label_set,
+                                          patch_training_coco, union_label_sets)
+from mmcyclic.evaluation.functional import aji, pixel_dice
+from mmcyclic.models.backbone_transfer import load_backbone
+from mmcyclic.utils.atomic import atomic_write_json
+from .pseudo_labels import predict_whole_images
+
+SET_NAMES = ('M', 'M_prime')
+
+
+@LOOPS.register_module()
+class SelfTrainingLoop(BaseLoop):
+    """Teacher → N students on pseudo labels, one Runner, resumable per phase.
+
+    Args:
+        runner: The runner; its model must be a label-set detector such as
+            :class:`mmcyclic.models.LabelSetMaskRCNN`.
+        dataloader: Training dataloader config. Its dataset's ``ann_file`` is
+            the patch-level file of the training images; its annotations are
+            *not* used — every phase trains on label sets.
+        seed_file: Whole-image COCO seed set M (front-end seeds, or
+            ``tools/make_gt_seeds.py`` output).
+        num_students: Number of students N.
+        teacher_epochs: Epochs of the teacher phase.
+        student_epochs: Epochs of each student phase.
+        alpha: Weight of L(M) in Eq. 2.
+        score_thr: Teacher predictions scoring below are not pseudo labels.
+        merge_iou: Patch stitching parameter for pseudo labels.
+        union_iou_thr: A prediction overlapping an M mask at IoU >= this is
+            not added to M (see :func:`union_label_sets`).
+        backbone_checkpoint: Classifier (or detector) checkpoint whose
+            backbone initialises the teacher and every student.
+        student_init: ``'initial'`` (fresh weights + backbone checkpoint) or
+            ``'teacher'`` (continue from the teacher's weights).
+        selection: ``'val_dice'`` or ``'agreement'``.
+        out_dir: Folder under ``work_dir`` for this loop's files.
+        predict_dataloader: Config of the dataloader that feeds training
+            patches to the teacher; by default the val dataloader config with
+            the training patch file.
+    """
+
+    def __init__(self,
+                 runner,
+                 dataloader: Dict[str, Any],
+                 seed_file: str,
+                 num_students: int = 3,
+                 teacher_epochs: int = 4,
+                 student_epochs: int = 4,
+                 alpha: float = 0.66,
+                 score_thr: float = 0.5,
+                 merge_iou: float = 0.5,
+                 union_iou_thr: float = 0.5,
+                 backbone_checkpoint: Optional[str] = None,
+                 student_init: str = 'initial',
+                 selection: str = 'val_dice',
+                 out_dir: str = 'self_training',
+                 predict_dataloader: Optional[Dict[str, Any]] = None) -> None:
+        self._runner = runner
+        if student_init not in ('initial', 'teacher'):
+            raise ValueError(f"student_init must be 'initial' or 'teacher', got {student_init!r}")
+        if selection not in ('val_dice', 'agreement'):
+            raise ValueError(f"selection must be 'val_dice' or 'agreement', got {selection!r}")
+        if not 0 <= alpha <= 1:
+            raise ValueError(f'alpha must be in [0, 1], got {alpha}')
+        self.train_dataloader_cfg = copy.deepcopy(dataloader)
+        self.seed_file = seed_file
+        self.num_students = num_students
+        self.teacher_epochs = teacher_epochs
+        self.student_epochs = student_epochs
+        self.alpha = alpha
+        self.score_thr = score_thr
+        self.merge_iou = merge_iou
+        self.union_iou_thr = union_iou_thr
+        self.backbone_checkpoint = backbone_checkpoint
+        self.student_init = student_init
+        self.selection = selection
+        self.out_dir = osp.abspath(osp.join(runner.work_dir, out_dir))
+        self.predict_dataloader_cfg = predict_dataloader
+        self._max_epochs = teacher_epochs + num_students * student_epochs
+        self._epoch = 0
+        self._iter = 0
+        self._phase_iters = 0
+        self.stop_training = False
+        self.summary: Dict[str, Any] = {}
+        # The dataloader changes with every phase. The Runner needs one before
+        # run() (by-epoch schedulers read its length): the teacher's.
+        teacher_file, _ = self._write_round_files(
+            osp.join(self.out_dir, 'teacher'), 0, load_label_set(seed_file), None)
+        self.dataloader = self._build_train_dataloader(teacher_file)
+
+    # -- the counters mmengine's hooks read ---------------------------------
+    @property
+    def max_epochs(self) -> int:
+        return self._max_epochs
+
+    @property
+    def max_iters(self) -> int:
+        """Iterations of the finished phases plus an estimate for the rest."""
+        per_epoch = len(self.dataloader) if self.dataloader is not None else 0
+        return self._iter + (self._max_epochs - self._epoch) * per_epoch
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    @property
+    def iter(self) -> int:
+        return self._iter
+
+    # -- the loop -------------------------------------------------------------
+    def run(self) -> torch.nn.Module:
+        """Run the teacher and the students, skipping phases finished earlier."""
+        self.runner.call_hook('before_train')
+        state = self._load_state()
+        self._epoch, self._iter = state['epoch'], state['iter']
+        initial_weights = osp.join(self.out_dir, 'initial_weights.pth')
+        if not osp.isfile(initial_weights):
+            self._save_weights(initial_weights)
+        self._initial_state = self._read_state_dict(initial_weights)
+
+        done = {phase['name']: phase for phase in state['phases']}
+        if done:
+            self.runner.logger.info(f'self-training: resuming; finished phases: {", ".join(done)}')
+        phases = ['teacher'] + [f'student_{j}' for j in range(1, self.num_students + 1)]
+        for index, name in enumerate(phases):
+            if name in done:
+                continue
+            previous = phases[index - 1] if index else None
+            record = self._run_phase(name, previous, done.get(previous))
+            state['phases'].append(record)
+            done[name] = record
+            state.update(epoch=self._epoch, iter=self._iter)
+            self._write_state(state)
+        self._finish(state['phases'])
+        self.runner.call_hook('after_train')
+        return self.runner.model
+
+    def _run_phase(self, name: str, previous: Optional[str], previous_record: Optional[dict]) -> dict:
+        phase_dir = osp.join(self.out_dir, name)
+        if name == 'teacher':
+            m_set, m_prime = load_label_set(self.seed_file), None
+            weights = (1.0, 0.0)
+            epochs = self.teacher_epochs
+        else:
+            # M_{j-1} = union of what phase j-1 trained on; M'_j = what its model predicted.
+            prev_dir = osp.join(self.out_dir, previous)
+            m_set = load_label_set(osp.join(prev_dir, 'union.json'))
+            m_prime = load_label_set(osp.join(prev_dir, 'predictions.json'), default_source='prediction')
+            weights = (self.alpha, 1.0 - self.alpha)
+            epochs = self.student_epochs
+        round_index = 0 if name == 'teacher' else int(name.split('_')[1])
+        train_file, union_counts = self._write_round_files(phase_dir, round_index, m_set, m_prime)
+        self._init_weights(name, previous)
+
+        self._unwrapped_model().label_set_weights = weights
+        self.runner.logger.info(
+            f'self-training {name}: {len(m_set.annotations)} instances in M'
+            + (f', {len(m_prime.annotations)} in M\'' if m_prime else '') + f', weights {weights}')
+        self._train_epochs(train_file, epochs)
+        checkpoint = osp.join(phase_dir, 'checkpoint.pth')
+        self.runner.save_checkpoint(phase_dir, 'checkpoint.pth', save_optimizer=False,
+                                    save_param_scheduler=False)
+        record = dict(name=name, round=round_index, checkpoint=checkpoint, weights=list(weights),
+                      num_M=len(m_set.annotations),
+                      num_M_prime=len(m_prime.annotations) if m_prime else 0,
+                      images_without_M=m_set.count_empty_images(), **union_counts)
+        record.update(self._validate(name))
+        record.update(self._predict(phase_dir, m_set, previous_record, round_index))
+        self.runner.logger.info(f'self-training {name} done: ' + ', '.join(
+            f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}' for k, v in record.items()
+            if k not in ('checkpoint', 'weights')))
+        return record
+
+    def _write_round_files(self, phase_dir: str, round_index: int, m_set: LabelSet,
+                           m_prime: Optional[LabelSet]) -> Tuple[str, Dict[str, int]]:
+        """Write M, M', M ∪ M' of this round and the patch-level training file."""
+        train_file = osp.join(phase_dir, 'train_patches.json')
+        counts: List[Dict[str, int]] = [{}]
+        if get_rank() == 0:
+            m_set.info.update(round=round_index, label_set='M')
+            m_set.save(osp.join(phase_dir, 'M.json'))
+            sets, union = [m_set], m_set
+            if m_prime is not None:
+                m_prime.info.update(round=round_index, label_set='M_prime')
+                m_prime.save(osp.join(phase_dir, 'M_prime.json'))
+                sets.append(m_prime)
+                union, union_counts = union_label_sets(m_set, m_prime, self.union_iou_thr)
+                counts[0] = {f'union_{k}': v for k, v in union_counts.items()}
+            union.info.update(round=round_index, label_set='union')
+            union.save(osp.join(phase_dir, 'union.json'))
+            patch_coco = _read_json(self._patch_ann_file())
+            atomic_write_json(train_file, patch_training_coco(patch_coco, sets, SET_NAMES[:len(sets)]))
+        broadcast_object_list(counts)
+        barrier()
+        return train_file, counts[0]
+
+    def _init_weights(self, name: str, previous: Optional[str]) -> None:
+        model = self._unwrapped_model()
+        if name != 'teacher' and self.student_init == 'teacher':
+            load_checkpoint(model, osp.join(self.out_dir, previous, 'checkpoint.pth'),
+                            map_location='cpu', strict=True, logger='silent')
+            return
+        model.load_state_dict(self._initial_state)
+        if self.backbone_checkpoint:
+            load_backbone(model, self.backbone_checkpoint)
+
+    def _train_epochs(self, train_file: str, epochs: int) -> None:
+        runner = self.runner
+        self.dataloader = self._build_train_dataloader(train_file)
+        runner.optim_wrapper = runner.build_optim_wrapper(copy.deepcopy(runner.cfg.optim_wrapper))
+        if runner.cfg.get('param_scheduler') is not None:
+            runner.param_schedulers = runner.build_param_scheduler(
+                copy.deepcopy(runner.cfg.param_scheduler))
+        runner.optim_wrapper.initialize_count_status(runner.model, 0, epochs * len(self.dataloader))
+        for _ in range(epochs):
+            self._run_epoch()
+
+    def _run_epoch(self) -> None:
+        runner = self.runner
+        runner.call_hook('before_train_epoch')
+        runner.model.train()
+        for idx, data_batch in enumerate(self.dataloader):
+            runner.call_hook('before_train_iter', batch_idx=idx, data_batch=data_batch)
+            outputs = runner.model.train_step(data_batch, optim_wrapper=runner.optim_wrapper)
+            runner.call_hook('after_train_iter', batch_idx=idx, data_batch=data_batch, outputs=outputs)
+            self._iter += 1
+        runner.call_hook('after_train_epoch')
+        self._epoch += 1
+
+    def _validate(self, name: str) -> Dict[str, float]:
+        if self.runner.val_loop is None:
+            return {}
+        metrics = self.runner.val_loop.run()
+        out = {k.split('/')[-1]: float(v) for k, v in metrics.items()
+               if isinstance(v, (int, float, np.floating))}
+        self.runner.visualizer.add_scalars(
+            {f'self_training/{k}': v for k, v in out.items()}, step=self._epoch)
+        return {f'val_{k}': v for k, v in out.items()}
+
+    def _predict(self, phase_dir: str, m_set: LabelSet, previous_record: Optional[dict],
+                 round_index: int) -> Dict[str, Any]:
+        """Predict the next M' with the model just trained (it is the next teacher)."""
+        loader = self.runner.build_dataloader(self._predict_dataloader_cfg(), seed=self.runner.seed)
+        predictions = predict_whole_images(self.runner.model, loader, self.score_thr, self.merge_iou)
+        result: List[Dict[str, Any]] = [{}]
+        if get_rank() == 0:
+            by_source = {str(img.get('source_id', img['id'])): img['id'] for img in m_set.images}
+            keyed = {by_source[s]: pred for s, pred in predictions.items() if s in by_source}
+            m_prime = label_set_from_label_maps(
+                m_set.images, keyed, info=dict(round=round_index + 1, label_set='M_prime',
+                                               score_thr=self.score_thr))
+            m_prime.save(osp.join(phase_dir, 'predictions.json'))
+            empty = m_prime.count_empty_images()
+            if empty:
+                self.runner.logger.warning(
+                    f'self-training: the model predicted no nucleus above score {self.score_thr} '
+                    f'on {empty} of {len(m_set.images)} training images')
+            result[0] = dict(num_predicted=len(m_prime.annotations),
+                             images_without_prediction=empty)
+            if previous_record is not None:
+                result[0].update(self._agreement(previous_record, predictions))
+        broadcast_object_list(result)
+        barrier()
+        return result[0]
+
+    def _agreement(self, previous_record: dict, predictions) -> Dict[str, float]:
+        """Label-free: how well this model reproduces its teacher's predictions."""
+        teacher = load_label_set(osp.join(osp.dirname(previous_record['checkpoint']),
+                                          'predictions.json'))
+        source_of = {img['id']: str(img.get('source_id', img['id'])) for img in teacher.images}
+        dices, ajis = [], []
+        for image in teacher.images:
+            source = source_of[image['id']]
+            if source not in predictions:
+                continue
+            mine = predictions[source][0]
+            theirs = annotations_to_label_map(teacher.by_image()[image['id']], *mine.shape)
+            dices.append(pixel_dice(theirs, mine))
+            ajis.append(aji(theirs, mine))
+        return dict(agreement_dice=float(np.mean(dices)) if dices else float('nan'),
+                    agreement_aji=float(np.mean(ajis)) if ajis else float('nan'))
+
+    def _finish(self, phases: List[dict]) -> None:
+        students = [p for p in phases if p['name'] != 'teacher']
+        selected = {rule: _select(students, key) for rule, key in
+                    (('val_dice', 'val_pixel_dice'), ('agreement', 'agreement_aji'))}
+        chosen = selected[self.selection]
+        self.summary = dict(selection=self.selection, selected=chosen,
+                            selected_by=selected, alpha=self.alpha, phases=phases)
+        if get_rank() == 0:
+            if chosen is not None:
+                best = next(p for p in students if p['name'] == chosen)
+                shutil.copyfile(best['checkpoint'], osp.join(self.out_dir, '.best_student.pth.tmp'))
+                shutil.move(osp.join(self.out_dir, '.best_student.pth.tmp'),
+                            osp.join(self.out_dir, 'best_student.pth'))
+            atomic_write_json(osp.join(self.out_dir, 'self_training.json'), self.summary, indent=2)
+        if selected['val_dice'] != selected['agreement']:
+            self.runner.logger.warning(
+                f'self-training: val_dice selects {selected["val_dice"]}, the label-free '
+                f'agreement rule selects {selected["agreement"]}')
+        self.runner.logger.info(f'self-training: selected {chosen} by {self.selection}')
+        barrier()
+
+    # -- helpers ----------------------------------------------------------------
+    def _build_train_dataloader(self, train_file: str):
+        cfg = copy.deepcopy(self.train_dataloader_cfg)
+        cfg['dataset']['ann_file'] = train_file
+        cfg['dataset']['metainfo'] = dict(classes=SET_NAMES)
+        return self.runner.build_dataloader(cfg, seed=self.runner.seed)
+
+    def _patch_ann_file(self) -> str:
+        dataset = self.train_dataloader_cfg['dataset']
+        return osp.join(dataset.get('data_root', ''), dataset['ann_file'])
+
+    def _predict_dataloader_cfg(self) -> Dict[str, Any]:
+        if self.predict_dataloader_cfg is not None:
+            return copy.deepcopy(self.predict_dataloader_cfg)
+        cfg = copy.deepcopy(self.runner.cfg.val_dataloader)
+        cfg['dataset']['ann_file'] = self.train_dataloader_cfg['dataset']['ann_file']
+        cfg['dataset']['data_root'] = self.train_dataloader_cfg['dataset'].get('data_root', '')
+        return cfg
+
+    def _unwrapped_model(self) -> torch.nn.Module:
+        model = self.runner.model
+        return model.module if is_model_wrapper(model) else model
+
+    def _save_weights(self, path: str) -> None:
+        if get_rank() == 0:
+            self.runner.save_checkpoint(osp.dirname(path), osp.basename(path),
+                                        save_optimizer=False, save_param_scheduler=False)
+        barrier()
+
+    @staticmethod
+    def _read_state_dict(path: str) -> Dict[str, torch.Tensor]:
+        return _load_checkpoint(path, map_location='cpu')['state_dict']
+
+    def _state_file(self) -> str:
+        return osp.join(self.out_dir, 'state.json')
+
+    def _load_state(self) -> dict:
+        """Finished phases to skip (with ``--resume``), else a fresh start."""
+        if not (self.runner.cfg.get('resume', False) and osp.isfile(self._state_file())):
+            if get_rank() == 0:
+                for stale in (self._state_file(), osp.join(self.out_dir, 'initial_weights.pth')):
+                    if osp.isfile(stale):
+                        os.remove(stale)
+            barrier()
+            return dict(epoch=0, iter=0, phases=[])
+        state = _read_json(self._state_file())
+        self.runner.logger.info(f'self-training: resuming from {self._state_file()}')
+        if state['phases']:
+            load_checkpoint(self._unwrapped_model(), state['phases'][-1]['checkpoint'],
+                            map_location='cpu', strict=True, logger='silent')
+        return state
+
+    def _write_state(self, state: dict) -> None:
+        if get_rank() == 0:
+            atomic_write_json(self._state_file(), state, indent=2)
+        barrier()
+
+
+def _select(students: Sequence[dict], key: str) -> Optional[str]:
+    scored = [(s[key], s['name']) for s in students if key in s and not np.isnan(s[key])]
+    return max(scored)[1] if scored else None
+
+
+def _read_json(path: str) -> Any:
+    with open(path, encoding='utf-8') as handle:
+        return json.load(handle)

@@ -1,0 +1,50 @@
+"""Move backbone weights between a checkpoint and a model's ``backbone``."""
+from typing import Dict
+
+import torch
+from mmengine.logging import print_log
+from mmengine.runner.checkpoint import _load_checkpoint
+from torch import nn
+
+
+def backbone_state_from_checkpoint(path: str) -> Dict[str, torch.Tensor]:
+    """The ``backbone.*`` tensors of a classifier or detector checkpoint, prefix removed.
+
+    Raises:
+        ValueError: the checkpoint has no ``backbone.`` key.
+    """
+    checkpoint = _load_checkpoint(path, map_location='cpu')
+    state = checkpoint.get('state_dict', checkpoint)
+    state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+    backbone = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+    if not backbone:
+        raise ValueError(f'{path}: no "backbone." weights in this checkpoint')
+    return backbone
+
+
+def load_backbone(model: nn.Module, path: str, strict_shapes: bool = True) -> Dict[str, int]:
+    """Load ``path``'s backbone weights into ``model.backbone``.
+
+    Keys the backbone lacks or that the checkpoint lacks are reported (a
+    classifier has no detector-only norms, for example); a shape mismatch is
+    an error when ``strict_shapes``.
+
+    Returns:
+        Counts ``loaded``, ``missing`` (in the model, not in the file) and
+        ``unexpected`` (in the file, not in the model).
+    """
+    state = backbone_state_from_checkpoint(path)
+    target = model.backbone.state_dict()
+    mismatched = [k for k, v in state.items() if k in target and target[k].shape != v.shape]
+    if mismatched and strict_shapes:
+        raise ValueError(f'{path}: backbone shapes differ for {mismatched[:5]} '
+                         f'(checkpoint {state[mismatched[0]].shape} vs model {target[mismatched[0]].shape}); '
+                         'are both ends built with the same backbone depth/arch?')
+    usable = {k: v for k, v in state.items() if k in target and k not in mismatched}
+    result = model.backbone.load_state_dict(usable, strict=False)
+    counts = dict(loaded=len(usable), missing=len(result.missing_keys),
+                  unexpected=len(set(state) - set(target)))
+    print_log(f'backbone from {path}: {counts}', logger='current')
+    if not usable:
+        raise ValueError(f'{path}: none of its backbone weights fit the model backbone')
+    return counts

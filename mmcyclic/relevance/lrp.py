@@ -1,0 +1,90 @@
+"""Layer-wise relevance propagation (LRP) for the front-end classifier, with zennit.
+
+The paper (§III-A) decomposes the classifier's output for the positive class
+down to the input pixels with LRP and thresholds the result into seeds. This
+module runs LRP on an mmpretrain ``ImageClassifier``:
+
+* the explained output is the **logit** (pre-softmax) of ``target`` (default
+  1 = positive tile), so the initial relevance is that logit;
+* rules come from a zennit composite (default ``EpsilonPlusFlat``: Flat rule on
+  the first convolution, z+ on the other convolutions, epsilon on the linear
+  head, the Norm rule on average pooling and residual sums);
+* the model is canonised for mmpretrain ResNets first
+  (:class:`~mmcyclic.relevance.canonizers.MMPretrainResNetCanonizer`);
+* relevance is read at the input pixels and summed over the colour channels.
+
+Conservation: the input relevance of a tile sums to the explained logit minus
+what biases absorb (z+ gives positive biases, of the folded BatchNorms, their
+share; epsilon gives the head bias its share) and what the stabilisers eat.
+With ``zero_params=['bias']`` the sum equals the logit up to the stabiliser.
+"""
+from typing import Any, Dict, Optional, Sequence, Union
+
+import torch
+from torch import nn
+from zennit.composites import COMPOSITES
+from zennit.core import Composite
+
+from .base import BaseRelevance, Target
+from .builder import RELEVANCE
+from .canonizers import MMPretrainResNetCanonizer
+
+
+@RELEVANCE.register_module()
+class LRP(BaseRelevance):
+    """LRP relevance of an mmpretrain CNN classifier.
+
+    Args:
+        model: The classifier to explain.
+        composite: Name of a zennit composite (``zennit.composites.COMPOSITES``:
+            ``'epsilon_plus_flat'`` (default), ``'epsilon_plus'``,
+            ``'epsilon_alpha2_beta1_flat'``, ...).
+        composite_kwargs: Keyword arguments of the composite, e.g.
+            ``dict(epsilon=1e-6, stabilizer=1e-6, zero_params=['bias'])``.
+        target: Class explained, an index or ``'pred'``.
+        canonize: Apply the mmpretrain ResNet canonizers (keep True for
+            ResNets; the residual sums break conservation without them).
+    """
+
+    def __init__(self, model: nn.Module, composite: str = 'epsilon_plus_flat',
+                 composite_kwargs: Optional[Dict[str, Any]] = None, target: Target = 1,
+                 canonize: bool = True) -> None:
+        super().__init__(model, target)
+        if composite not in COMPOSITES:
+            raise KeyError(f'unknown zennit composite "{composite}"; choose one of '
+                           f'{sorted(COMPOSITES)}')
+        canonizers: Sequence = [MMPretrainResNetCanonizer()] if canonize else []
+        # Built once: registering it costs about one forward pass, so it stays
+        # registered for a whole run inside `attached()`.
+        self.composite: Composite = COMPOSITES[composite](
+            canonizers=list(canonizers), **dict(composite_kwargs or {}))
+
+    def _attach(self) -> None:
+        self.composite.register(self.model)
+
+    def _detach(self) -> None:
+        self.composite.remove()
+
+    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Class logits of normalised inputs."""
+        return self.model(inputs, mode='tensor')
+
+    def _compute(self, inputs: torch.Tensor) -> torch.Tensor:
+        inputs = inputs.detach().requires_grad_(True)
+        with torch.enable_grad():
+            logits = self.logits(inputs)
+            onehot = torch.zeros_like(logits)
+            onehot[torch.arange(len(logits)), self.targets(logits)] = 1.0
+            # zennit convention: the gradient fed at the output is the initial
+            # relevance, here the explained logit itself.
+            (relevance, ) = torch.autograd.grad(logits, inputs, grad_outputs=logits.detach() * onehot)
+        return relevance.sum(dim=1).detach()
+
+    def explain(self, tiles: torch.Tensor) -> Dict[str, Union[torch.Tensor, Any]]:
+        """Relevance maps plus the logits and the explained class of each tile."""
+        with self.attached():
+            inputs = self.normalise(tiles)
+            with torch.no_grad():
+                logits = self.logits(inputs)
+            return {'relevance': self._compute(inputs), 'logits': logits,
+                    'target': self.targets(logits)}

@@ -1,0 +1,139 @@
+"""Extract pseudo-mask seeds from whole training images with a trained classifier.
+
+Usage::
+
+    python tools/extract_seeds.py CONFIG CHECKPOINT --out SEEDS.json \
+        [--images-ann data/monuseg/annotations/instances_train_full.json] \
+        [--report-dir DIR] [--threshold 0.35] [--max-seeds 20] [--reuse-relevance]
+
+The relevance method and the recipe come from the config's ``relevance`` and
+``seed_recipe`` entries (defaults: LRP on the positive class, theta 0.35,
+K 20); options given here override them. With ``--report-dir`` the relevance
+maps are kept there (``relevance/*.npy``; ``--reuse-relevance`` then skips the
+classifier, e.g. for a threshold sweep) and, where the images have ground
+truth, a seed-quality report is written (``seed_quality.json``,
+``seed_quality.md``) with overlay PNGs of the first ``--overlays`` images.
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import Any, Dict
+
+from mmengine.config import DictAction
+
+import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
+from mmcyclic.datasets.io import ImageReadError, read_image, read_label_map
+from mmcyclic.seeds import (SeedRecipe, extract_seed_set, format_quality_table,
+                            load_classifier, load_image_infos, save_seed_overlay, seed_quality,
+                            summarise_quality)
+from mmcyclic.utils.atomic import atomic_write_bytes, atomic_write_json
+from mmcyclic.utils.config import ConfigError, load_config
+
+RECIPE_OPTIONS = ('threshold', 'max_seeds', 'min_area', 'max_area', 'closing_radius',
+                  'smooth_sigma', 'percentile', 'normalisation', 'seed')
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Extract seeds (pseudo masks) with a classifier')
+    parser.add_argument('config', help='classifier config (with relevance/seed_recipe entries)')
+    parser.add_argument('checkpoint', help='trained classifier checkpoint')
+    parser.add_argument('--out', required=True, help='seed-set json to write')
+    parser.add_argument('--images-ann', default='data/monuseg/annotations/instances_train_full.json',
+                        help='whole-image COCO file of the segmentation training split')
+    parser.add_argument('--data-root', help='folder of the images (default: the folder above '
+                        'the annotation file\'s folder)')
+    parser.add_argument('--report-dir', help='keep relevance maps and write the quality report here')
+    parser.add_argument('--reuse-relevance', action='store_true',
+                        help='load relevance maps saved in --report-dir instead of recomputing')
+    parser.add_argument('--overlays', type=int, default=2, help='overlay PNGs to write')
+    parser.add_argument('--tile-size', type=int, default=224)
+    parser.add_argument('--min-overlap', type=int, default=64)
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--image-scale', type=float, default=1.0,
+                        help='resize images by this factor before explaining them')
+    parser.add_argument('--cycle', type=int, default=0)
+    parser.add_argument('--round', type=int, default=0)
+    parser.add_argument('--device', default='cpu')
+    for name in RECIPE_OPTIONS:
+        kind = str if name == 'normalisation' else float if name in (
+            'threshold', 'smooth_sigma', 'percentile') else int
+        parser.add_argument(f'--{name.replace("_", "-")}', type=kind, dest=name,
+                            help=f'seed recipe: {name}')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args()
+
+
+def quality_report(extraction, image_infos, data_root: str, report_dir: str, recipe: SeedRecipe,
+                   overlays: int) -> None:
+    """Seed quality against GT (where the images have label maps) plus overlays."""
+    per_image: Dict[str, Dict[str, Any]] = {}
+    drawn = 0
+    for img in image_infos:
+        source_id = str(img.get('source_id', img['id']))
+        result = extraction.results.get(source_id)
+        if result is None or not img.get('label_map'):
+            continue
+        try:
+            gt = read_label_map(osp.join(data_root, img['label_map']))
+        except ImageReadError as error:
+            print(f'no ground truth for {source_id}: {error}')
+            continue
+        per_image[source_id] = seed_quality(result.label_map, gt)
+        relevance_file = osp.join(report_dir, 'relevance', f'{source_id}.npy')
+        if drawn < overlays and osp.isfile(relevance_file):
+            import numpy as np
+            relevance = np.load(relevance_file)
+            save_seed_overlay(
+                osp.join(report_dir, 'overlays', f'{source_id}.png'),
+                read_image(osp.join(data_root, img['file_name'])), relevance, result.label_map,
+                gt, title=f'{source_id}: theta={recipe.config.threshold}, K={recipe.config.max_seeds}',
+                threshold=recipe.config.threshold, normalised=recipe.normalise(relevance))
+            drawn += 1
+    if not per_image:
+        print('no ground truth found: no seed-quality report')
+        return
+    summary = summarise_quality(per_image)
+    table = format_quality_table(per_image, summary)
+    print(table)
+    atomic_write_json(osp.join(report_dir, 'seed_quality.json'),
+                      {'summary': summary, 'per_image': per_image,
+                       'recipe': recipe.config.to_dict()}, indent=1)
+    atomic_write_bytes(osp.join(report_dir, 'seed_quality.md'), (table + '\n').encode())
+
+
+def main() -> None:
+    args = parse_args()
+    try:
+        cfg = load_config(args.config, args.cfg_options)
+        image_infos = load_image_infos(args.images_ann)
+    except (ConfigError, ValueError) as error:
+        sys.exit(f'ERROR: {error}')
+    if not osp.isfile(args.checkpoint):
+        sys.exit(f'ERROR: {args.checkpoint}: checkpoint not found. Train the classifier first: '
+                 f'python tools/train.py {args.config}')
+    if args.reuse_relevance and not args.report_dir:
+        sys.exit('ERROR: --reuse-relevance needs --report-dir (where the maps were saved)')
+    data_root = args.data_root or osp.dirname(osp.dirname(osp.abspath(args.images_ann)))
+    recipe_cfg = dict(cfg.get('seed_recipe', {}))
+    recipe_cfg.update({k: getattr(args, k) for k in RECIPE_OPTIONS if getattr(args, k) is not None})
+    recipe = SeedRecipe(recipe_cfg)
+    relevance_cfg = dict(cfg.get('relevance', dict(type='LRP')))
+    classifier = load_classifier(cfg, args.checkpoint, args.device)
+    extraction = extract_seed_set(
+        classifier, relevance_cfg, recipe, image_infos, data_root, args.out,
+        tile_size=args.tile_size, min_overlap=args.min_overlap, batch_size=args.batch_size,
+        image_scale=args.image_scale, cycle=args.cycle, round=args.round,
+        info={'classifier_config': args.config, 'classifier_checkpoint': args.checkpoint,
+              'images_ann': args.images_ann},
+        relevance_dir=osp.join(args.report_dir, 'relevance') if args.report_dir else None,
+        reuse_relevance=args.reuse_relevance)
+    info = extraction.coco['info']
+    print(f'{args.out}: {info["num_seeds"]} seeds on {len(image_infos)} images '
+          f'({len(info["images_without_seeds"])} without seeds, '
+          f'{len(extraction.unreadable)} unreadable)')
+    if args.report_dir:
+        quality_report(extraction, image_infos, data_root, args.report_dir, recipe, args.overlays)
+
+
+if __name__ == '__main__':
+    main()
