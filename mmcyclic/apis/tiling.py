@@ -78,6 +78,7 @@ PathLike = Union[str, os.PathLike]
 MAX_LAZY_SEGMENT_PIXELS = 1 << 22
 # TIFF photometric interpretations whose decoded samples are RGB(A) or grey.
 _PHOTOMETRIC_MINISBLACK, _PHOTOMETRIC_RGB, _PHOTOMETRIC_YCBCR = 1, 2, 6
+_COMPRESSION_JPEG = 7
 _PLANAR_SEPARATE = 2
 
 # predictor(tiles) -> one (masks (N, h, w) bool, scores (N,) float) per tile.
@@ -209,8 +210,10 @@ class TiffSource:
         if page is None or not hasattr(page, 'decode'):
             raise _NotLazy('no plain TIFF page')
         self._page = page
-        if page.dtype != np.uint8 or page.imagedepth > 1 or page.photometric not in (
-                _PHOTOMETRIC_MINISBLACK, _PHOTOMETRIC_RGB, _PHOTOMETRIC_YCBCR):
+        # YCbCr is converted to RGB only by the JPEG codec.
+        ycbcr_ok = page.photometric == _PHOTOMETRIC_YCBCR and page.compression == _COMPRESSION_JPEG
+        if (page.dtype != np.uint8 or page.imagedepth > 1 or page.samplesperpixel not in (1, 3, 4)
+                or not (page.photometric in (_PHOTOMETRIC_MINISBLACK, _PHOTOMETRIC_RGB) or ycbcr_ok)):
             raise _NotLazy('not an 8-bit RGB/grey 2-D page')
         self.shape = (int(page.imagelength), int(page.imagewidth))
         ends = np.asarray(page.dataoffsets, np.int64) + np.asarray(page.databytecounts, np.int64)
@@ -227,7 +230,8 @@ class TiffSource:
                 self._seg_h, self._seg_w = min(int(page.rowsperstrip), self.shape[0]), self.shape[1]
             if self._seg_h * self._seg_w > MAX_LAZY_SEGMENT_PIXELS:
                 raise _NotLazy(f'one strip/tile holds {self._seg_h}x{self._seg_w} pixels')
-            self._grid = (math.ceil(self.shape[0] / self._seg_h), math.ceil(self.shape[1] / self._seg_w))
+            self._grid = (math.ceil(self.shape[0] / self._seg_h),
+                          math.ceil(self.shape[1] / self._seg_w))
             planes = self._samples if self._separate else 1
             if len(page.dataoffsets) != planes * self._grid[0] * self._grid[1]:
                 raise _NotLazy('unexpected number of strips/tiles')

@@ -136,8 +136,9 @@ def unmerge(v: torch.Tensor, height: int, width: int) -> torch.Tensor:
         width: Child grid columns.
     """
     children = v.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)[:, :height, :width]
-    counts = torch.ones(1, height, width, dtype=v.dtype, device=v.device)
-    per_parent = torch.nn.functional.avg_pool2d(counts[None], 2, ceil_mode=True)[0] * 4
+    ones = torch.ones(1, 1, height, width, dtype=v.dtype, device=v.device)
+    # Children per parent: 4, fewer on the last row/column of an odd grid.
+    per_parent = torch.nn.functional.avg_pool2d(ones, 2, ceil_mode=True, divisor_override=1)[0]
     per_child = per_parent.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)
     return children / per_child[:, :height, :width]
 

@@ -63,10 +63,12 @@ def tiled_relevance(image: np.ndarray, relevance_fn: RelevanceFn, tile_size: int
     Returns:
         ``H x W`` float32 relevance map.
     """
+    if not 0 <= min_overlap < tile_size:
+        raise ValueError(f'min_overlap ({min_overlap}) must be in [0, tile_size={tile_size})')
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f'expected an H x W x 3 RGB image, got shape {image.shape}')
     height, width = image.shape[:2]
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+    tensor = torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1)[None]
     if image_scale != 1.0:
         size = (max(1, round(height * image_scale)), max(1, round(width * image_scale)))
         tensor = F.interpolate(tensor, size=size, mode='bilinear', align_corners=False)

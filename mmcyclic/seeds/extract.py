@@ -144,7 +144,9 @@ def extract_seed_set(classifier: Optional[nn.Module],
                 if reuse_relevance and cached and osp.isfile(cached):
                     rel_map = np.load(cached)
                 elif relevance is None:
-                    raise ValueError(f'{cached}: no saved relevance map and no classifier given')
+                    raise FileNotFoundError(
+                        f'{cached}: no saved relevance map for {source_id} and no relevance '
+                        'method given; run without reuse_relevance to compute it')
                 else:
                     image = read_image(osp.join(data_root, img['file_name']))
                     rel_map = image_relevance(relevance, image, tile_size=tile_size,
@@ -153,7 +155,7 @@ def extract_seed_set(classifier: Optional[nn.Module],
                     if cached:
                         with atomic_open(cached, 'wb') as handle:
                             np.save(handle, rel_map.astype(np.float32))
-            except (ImageReadError, ValueError) as error:
+            except ImageReadError as error:
                 unreadable[source_id] = str(error)
                 print_log(f'seed extraction: skipped {source_id}: {error}', logger='current',
                           level=30)

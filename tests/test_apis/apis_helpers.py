@@ -1,4 +1,5 @@
 """Helpers for the inference API tests: a ground-truth 'detector' and instance-map checks."""
+from pathlib import Path
 from typing import List, Sequence, Tuple
 
 import numpy as np
@@ -6,6 +7,7 @@ from scipy import ndimage
 
 from mmcyclic.apis.tiling import Tile
 
+R18_CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'mask_rcnn_r18_synthetic.py'
 
 def max_extent(label_map: np.ndarray) -> int:
     """The largest bounding-box side of any instance (its 'diameter' for tiling)."""

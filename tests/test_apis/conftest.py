@@ -1,4 +1,4 @@
-"""Fixtures for the inference API tests: a real MoNuSeg crop, the R18 config."""
+"""Fixtures for the inference API tests: a real MoNuSeg image and crop."""
 from pathlib import Path
 from typing import Tuple
 
@@ -11,7 +11,6 @@ REPO = Path(__file__).resolve().parents[2]
 # ../shared/data next to the repository (read-only; never copied into the repo).
 SHARED_DATA = REPO.parent / 'shared' / 'data'
 MONUSEG_ID = 'TCGA-18-5592-01Z-00-DX1'
-R18_CONFIG = REPO / 'configs' / 'mask_rcnn_r18_synthetic.py'
 
 
 @pytest.fixture(scope='session')

@@ -1,0 +1,244 @@
+"""Benchmark tiled inference against one forward pass over the whole image.
+
+For square crops of ``--sizes`` pixels (default 500, 1000, 2000) of one
+2000×2000 H&E image, :meth:`mmcyclic.apis.NucleiSegmenter.segment` runs
+
+* tiled, for each of ``--tile-sizes`` (overlap ``--overlap``), and
+* untiled: ``tile_size`` = the image side, i.e. one forward pass, with the
+  config's ``test_cfg`` caps (RPN proposals, at most ``max_per_img``
+  detections) unchanged.
+
+Each (mode, size) runs in a fresh subprocess: ``--runs`` timed runs (median
+reported) and the peak resident memory of the process during them (Linux
+``VmHWM``, reset just before the first run), also as the increase over the
+resident memory before the first run (model loaded, image in memory).
+Nuclei found and, with ground truth, PQ/AJI against it are reported too.
+
+Images: ``--source synthetic`` (default) draws one 2000×2000 synthetic H&E
+tile with exact ground truth (the demo model was trained on such images);
+``--source monuseg`` tiles a real 1000×1000 MoNuSeg image 2×2.
+
+Usage::
+
+    python benchmarks/bench_inference.py [--checkpoint work_dirs/demo_try/epoch_12.pth]
+        [--source synthetic] [--runs 3] [--no-doc]
+
+Prints a markdown report and replaces the ``## Inference`` section of
+``docs/benchmarks.md`` (other sections are kept).
+"""
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if importlib.util.find_spec('mmcyclic') is None:
+    sys.path.insert(0, str(ROOT))
+
+DOC = ROOT / 'docs' / 'benchmarks.md'
+CONFIG = ROOT / 'configs' / 'mask_rcnn_r18_synthetic.py'
+DEMO_CHECKPOINT = ROOT / 'work_dirs' / 'demo_try' / 'epoch_12.pth'
+MONUSEG = ROOT.parent / 'shared' / 'data' / 'monuseg' / 'train'
+MONUSEG_ID = 'TCGA-18-5592-01Z-00-DX1'
+
+
+def _status_mb(field: str) -> float:
+    """``VmRSS`` (current) or ``VmHWM`` (peak) resident memory of this process, in MiB."""
+    with open('/proc/self/status') as handle:
+        for line in handle:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f'{field} not in /proc/self/status (Linux only)')
+
+
+def reset_peak_rss() -> None:
+    """Start the peak (VmHWM) afresh at the current RSS (Linux >= 4.0).
+
+    ``getrusage``'s ``ru_maxrss`` cannot be used: it survives ``execve``, so a
+    subprocess would report its parent's peak.
+    """
+    with open('/proc/self/clear_refs', 'w') as handle:
+        handle.write('5')
+
+
+def make_image(source: str, folder: Path) -> None:
+    """Write the 2000x2000 image (and its ground truth) as .npy files into ``folder``."""
+    if source == 'synthetic':
+        from mmcyclic.datasets.synthetic import generate_synthetic_he
+        image, gt = generate_synthetic_he(1, size=2000, seed=0)[0]
+    else:
+        from mmcyclic.datasets.io import read_image, read_label_map
+        tile = read_image(MONUSEG / 'images' / f'{MONUSEG_ID}.tif')
+        tile_gt = read_label_map(MONUSEG / 'instance_masks' / f'{MONUSEG_ID}.png')
+        image = np.tile(tile, (2, 2, 1))
+        offsets = np.array([[0, 1], [2, 3]]) * int(tile_gt.max())
+        gt = np.block([[np.where(tile_gt > 0, tile_gt + offsets[r, c], 0) for c in range(2)]
+                       for r in range(2)])
+    np.save(folder / 'image.npy', image)
+    np.save(folder / 'gt.npy', gt.astype(np.int32))
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One (mode, size) measurement; prints one JSON line."""
+    from mmcyclic.apis import NucleiSegmenter
+    image = np.ascontiguousarray(np.load(Path(args.folder) / 'image.npy')[:args.size, :args.size])
+    tile_size = args.tile_size or args.size  # 0 = untiled: one tile covers the image
+    segmenter = NucleiSegmenter(args.config, args.checkpoint, tile_size=tile_size,
+                                overlap=min(args.overlap, tile_size - 1), batch_size=args.batch_size)
+    reset_peak_rss()
+    before = _status_mb('VmRSS')
+    times = []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        result = segmenter.segment(image)
+        times.append(time.perf_counter() - start)
+    np.save(Path(args.folder) / f'pred_{args.tile_size}_{args.size}.npy', result.label_map)
+    print(json.dumps(dict(times=times, peak_mb=_status_mb('VmHWM'), base_mb=before,
+                          nuclei=len(result))))
+
+
+def measure(args: argparse.Namespace, folder: Path, tile_size: int, size: int) -> Dict:
+    command = [sys.executable, __file__, '--worker', '--folder', str(folder), '--size', str(size),
+               '--tile-size', str(tile_size), '--overlap', str(args.overlap), '--batch-size',
+               str(args.batch_size), '--runs', str(args.runs), '--config', str(args.config)]
+    if args.checkpoint:
+        command += ['--checkpoint', str(args.checkpoint)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        return dict(error=(done.stderr.strip().splitlines() or ['no output'])[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def quality(folder: Path, tile_size: int, size: int) -> Dict[str, float]:
+    from skimage.segmentation import relabel_sequential
+
+    from mmcyclic.evaluation import nuclei_metrics
+    gt = relabel_sequential(np.load(folder / 'gt.npy')[:size, :size])[0]
+    pred = np.load(folder / f'pred_{tile_size}_{size}.npy')
+    return nuclei_metrics(gt, pred)
+
+
+def replace_section(doc: str, title: str, body: str) -> str:
+    """Replace ``## title`` up to the next ``## `` heading, or append it."""
+    section = f'## {title}\n\n{body.strip()}\n'
+    pattern = re.compile(rf'^## {re.escape(title)}\n.*?(?=^## |\Z)', re.S | re.M)
+    if pattern.search(doc):
+        return pattern.sub(lambda _: section + '\n', doc, count=1).rstrip() + '\n'
+    return doc.rstrip() + '\n\n' + section
+
+
+def cpu_name() -> str:
+    try:
+        with open('/proc/cpuinfo') as handle:
+            for line in handle:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or 'unknown CPU'
+
+
+def report(args: argparse.Namespace, rows: List[Dict], load: List[float]) -> str:
+    import torch
+    mode = lambda t: f'tiled {t}/{args.overlap}' if t else 'untiled'  # noqa: E731
+    untiled = {r['size']: r for r in rows if r['tile_size'] == 0 and 'times' in r}
+    lines = [
+        f'Command: `python benchmarks/bench_inference.py --source {args.source} --runs {args.runs} '
+        f'--sizes {" ".join(map(str, args.sizes))} --tile-sizes '
+        f'{" ".join(map(str, args.tile_sizes))} --overlap {args.overlap} '
+        f'--batch-size {args.batch_size}`',
+        f'Machine: {cpu_name()}, {os.cpu_count()} cores shared with other jobs (1-min load '
+        f'average {load[0]:.1f} at the start, {load[1]:.1f} at the end); CPU only, torch '
+        f'{torch.__version__} with {torch.get_num_threads()} threads; Python '
+        f'{platform.python_version()}.',
+        f'Model: `{Path(args.config).relative_to(ROOT)}` with '
+        + (f'`{Path(args.checkpoint).relative_to(ROOT)}` (the demo model, trained on synthetic '
+           'H&E)' if args.checkpoint else 'random weights') + '; score threshold 0.5.',
+        'Image: ' + ('one synthetic 2000×2000 H&E tile (seed 0) with exact ground truth'
+                     if args.source == 'synthetic' else
+                     f'real MoNuSeg `{MONUSEG_ID}` (1000×1000) tiled 2×2')
+        + '; sizes are its top-left crops, given as an in-memory array.',
+        f'Time: median of {args.runs} runs of `NucleiSegmenter.segment` (tiles, model, stitching, '
+        'polygons) in one process per row. Peak memory: peak RSS (`VmHWM`, reset before the '
+        'first run) of that process; Δ = its increase over the RSS before the first run '
+        '(model loaded, image in memory).',
+        '',
+        '| size | mode | tiles | time (s) | time / untiled | peak RSS (MB) | Δ peak (MB) '
+        '| nuclei found | PQ vs GT | AJI vs GT |',
+        '|---|---|---|---|---|---|---|---|---|---|',
+    ]
+    from mmcyclic.apis import tile_windows
+    for row in rows:
+        size, tile_size = row['size'], row['tile_size']
+        tiles = len(tile_windows(size, size, tile_size or size, min(args.overlap, (tile_size or size) - 1)))
+        if 'times' not in row:
+            lines.append(f'| {size} | {mode(tile_size)} | {tiles} | failed: {row["error"]} '
+                         '| | | | | | |')
+            continue
+        median = statistics.median(row['times'])
+        ratio = (f'{median / statistics.median(untiled[size]["times"]):.2f}×'
+                 if size in untiled and tile_size else '')
+        lines.append(
+            f'| {size} | {mode(tile_size)} | {tiles} | {median:.1f} | {ratio} | {row["peak_mb"]:.0f} '
+            f'| {row["peak_mb"] - row["base_mb"]:.0f} | {row["nuclei"]} | {row["pq"]:.3f} '
+            f'| {row["aji"]:.3f} |')
+    return '\n'.join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--config', default=str(CONFIG))
+    parser.add_argument('--checkpoint', default=str(DEMO_CHECKPOINT) if DEMO_CHECKPOINT.is_file()
+                        else None, help='default: the demo checkpoint if present, else random weights')
+    parser.add_argument('--source', choices=['synthetic', 'monuseg'], default='synthetic')
+    parser.add_argument('--sizes', type=int, nargs='+', default=[500, 1000, 2000])
+    parser.add_argument('--tile-sizes', type=int, nargs='+', default=[256, 512])
+    parser.add_argument('--overlap', type=int, default=64)
+    parser.add_argument('--batch-size', type=int, default=4)
+    parser.add_argument('--runs', type=int, default=3)
+    parser.add_argument('--no-doc', action='store_true', help=f'do not update {DOC}')
+    parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--folder', help=argparse.SUPPRESS)
+    parser.add_argument('--size', type=int, help=argparse.SUPPRESS)
+    parser.add_argument('--tile-size', type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    load = [os.getloadavg()[0]]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        make_image(args.source, folder)
+        rows = []
+        for size in args.sizes:
+            for tile_size in [0, *args.tile_sizes]:
+                row = dict(size=size, tile_size=tile_size, **measure(args, folder, tile_size, size))
+                if 'times' in row:
+                    row.update(quality(folder, tile_size, size))
+                print(json.dumps({k: v for k, v in row.items()
+                                  if k in ('size', 'tile_size', 'times', 'peak_mb', 'base_mb',
+                                           'nuclei', 'pq', 'aji', 'error')}), file=sys.stderr)
+                rows.append(row)
+    load.append(os.getloadavg()[0])
+    text = report(args, rows, load)
+    print(text)
+    if not args.no_doc:
+        # Read just before writing: other sections may have changed meanwhile.
+        doc = DOC.read_text() if DOC.is_file() else '# Benchmarks\n'
+        DOC.write_text(replace_section(doc, 'Inference', text))
+        print(f'\n(updated the "## Inference" section of {DOC})', file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()

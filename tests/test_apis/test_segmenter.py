@@ -1,0 +1,106 @@
+"""NucleiSegmenter with a real (randomly initialised) R18 Mask R-CNN: settings and plumbing.
+
+A random model predicts noise, so these tests check that tiles reach the
+model as mmdet expects them and that its instances come back in the right
+place; that tiling and stitching give the right nuclei is tested exactly in
+test_tiling.py with a fake detector.
+"""
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from apis_helpers import R18_CONFIG
+from mmengine.config import Config
+
+from mmcyclic.apis import NucleiResult, NucleiSegmenter, Tile, tile_windows
+from mmcyclic.apis.segmenter import DEFAULT_SETTINGS, InferenceSettings
+from mmcyclic.datasets.io import write_image
+from mmcyclic.datasets.synthetic import generate_synthetic_he
+from mmcyclic.evaluation.stitching import (stitch_predictions_with_scores,
+                                           tile_predictions_from_masks)
+from mmcyclic.utils.config import ConfigError
+
+
+@pytest.fixture(scope='module')
+def segmenter() -> NucleiSegmenter:
+    torch.manual_seed(0)
+    return NucleiSegmenter(R18_CONFIG, tile_size=96, overlap=32, batch_size=4, score_thr=0.5)
+
+
+@pytest.fixture(scope='module')
+def image() -> np.ndarray:
+    return generate_synthetic_he(1, size=160, seed=3)[0][0]
+
+
+def test_settings_come_from_arguments_then_config_then_defaults():
+    cfg = Config(dict(inference=dict(tile_size=512, score_thr=0.3)))
+    assert dataclasses.asdict(InferenceSettings.resolve(Config())) == DEFAULT_SETTINGS
+    settings = InferenceSettings.resolve(cfg, overlap=80, score_thr=None)
+    assert (settings.tile_size, settings.overlap, settings.batch_size, settings.score_thr) == (
+        512, 80, DEFAULT_SETTINGS['batch_size'], 0.3)
+    with pytest.raises(ValueError, match=r"my\.py: unknown key\(s\) \['tile'\]"):
+        InferenceSettings.resolve(Config(dict(inference=dict(tile=128))), 'my.py')
+    with pytest.raises(ValueError, match='overlap'):
+        InferenceSettings.resolve(cfg, overlap=512)
+    with pytest.raises(ValueError, match='score_thr'):
+        InferenceSettings.resolve(cfg, score_thr=1.5)
+
+
+def test_missing_files_are_named(tmp_path):
+    with pytest.raises(ConfigError, match='nope.py'):
+        NucleiSegmenter(tmp_path / 'nope.py')
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        NucleiSegmenter(R18_CONFIG, tmp_path / 'missing.pth')
+
+
+def test_tiles_reach_the_model_as_mmdet_inference_does(segmenter, image):
+    """A batch of RGB tiles gives exactly what mmdet's inference_detector gives per BGR crop."""
+    from mmdet.apis import inference_detector
+    windows = [(0, 0, 96, 96), (64, 40, 160, 136)]
+    tiles = [Tile(image[y0:y1, x0:x1], (y0, x0, y1, x1)) for y0, x0, y1, x1 in windows]
+    batched = segmenter.predict_tiles(tiles)
+    for tile, (masks, scores) in zip(tiles, batched):
+        reference = inference_detector(segmenter.model, np.ascontiguousarray(tile.image[..., ::-1]))
+        keep = reference.pred_instances.scores >= 0.5
+        assert len(scores) > 0 and masks.shape == (len(scores), 96, 96) and masks.dtype == bool
+        np.testing.assert_allclose(scores, reference.pred_instances.scores[keep].numpy(), atol=1e-5)
+        np.testing.assert_array_equal(masks, reference.pred_instances.masks[keep].numpy())
+
+
+@pytest.fixture(scope='module')
+def recorded(segmenter, image):
+    """segment() on the image, plus what the model returned for each tile."""
+    calls, progress = [], []
+    predict = segmenter.predict_tiles
+
+    def recording(tiles):
+        outputs = predict(tiles)
+        calls.extend(zip([t.window for t in tiles], outputs))
+        return outputs
+
+    segmenter.predict_tiles = recording
+    try:
+        result = segmenter.segment(image, on_tile=lambda done, total: progress.append((done, total)))
+    finally:
+        del segmenter.predict_tiles
+    return result, calls, progress
+
+
+def test_segment_stitches_the_model_instances_in_image_coordinates(recorded):
+    result, calls, progress = recorded
+    assert isinstance(result, NucleiResult)
+    assert [window for window, _ in calls] == tile_windows(160, 160, 96, 32)
+    assert progress == [(4, 4)]  # one batch of four tiles
+    predictions = [p for (y0, x0, y1, x1), (masks, scores) in calls
+                   for p in tile_predictions_from_masks(masks, scores, (x0, y0), (y1 - y0, x1 - x0))]
+    labels, scores = stitch_predictions_with_scores(predictions, (160, 160), whole_first=True)
+    np.testing.assert_array_equal(result.label_map, labels)
+    np.testing.assert_array_equal(result.scores, scores)
+    assert len(result) == result.label_map.max() > 0 and np.all(result.scores >= 0.5)
+
+
+def test_segment_reads_files(tmp_path, segmenter, image, recorded):
+    write_image(tmp_path / 'image.png', image)
+    from_file = segmenter.segment(tmp_path / 'image.png')
+    np.testing.assert_array_equal(from_file.label_map, recorded[0].label_map)

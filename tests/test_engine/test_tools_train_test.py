@@ -1,0 +1,54 @@
+"""tools/train.py and tools/test.py as a user runs them: train, resume, load_from, test, typo."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def _run(*args, check=True):
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
+    return proc
+
+
+def _options(data_root, epochs):
+    opts = [f'train_cfg.max_epochs={epochs}', 'train_dataloader.num_workers=0',
+            'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
+            'val_dataloader.persistent_workers=False', 'test_dataloader.num_workers=0',
+            'test_dataloader.persistent_workers=False', 'default_hooks.logger.interval=1',
+            'train_dataloader.dataset.pipeline.2.crop_size=(64,64)']
+    for loader in ('train', 'val', 'test'):
+        opts.append(f'{loader}_dataloader.dataset.data_root={data_root}/')
+    return opts
+
+
+def test_train_resume_and_test(tiny_synthetic, tmp_path):
+    config = 'configs/mask_rcnn_r18_synthetic.py'
+    work = tmp_path / 'work'
+    _run('tools/train.py', config, '--work-dir', str(work), '--cfg-options', *_options(tiny_synthetic, 1))
+    assert (work / 'epoch_1.pth').is_file()
+    proc = _run('tools/train.py', config, '--work-dir', str(work), '--resume',
+                '--cfg-options', *_options(tiny_synthetic, 2))
+    assert 'resumed epoch: 1' in proc.stdout + proc.stderr
+    assert (work / 'epoch_2.pth').is_file()
+    proc = _run('tools/train.py', config, '--work-dir', str(tmp_path / 'w2'), '--cfg-options',
+                f'load_from={work / "epoch_2.pth"}', *_options(tiny_synthetic, 1))
+    assert 'Load checkpoint from' in proc.stdout + proc.stderr
+    proc = _run('tools/test.py', config, str(work / 'epoch_2.pth'), '--work-dir', str(work),
+                '--out-dir', str(tmp_path / 'test_out'), '--cfg-options', *_options(tiny_synthetic, 1))
+    log = proc.stdout + proc.stderr
+    assert 'nuclei/pixel_dice' in log and 'nuclei/aji' in log and 'nuclei/legacy/dice' in log
+    assert (tmp_path / 'test_out' / 'nuclei_per_image.csv').is_file()
+    assert len(list((tmp_path / 'test_out' / 'label_maps').glob('*.png'))) == 2
+
+
+def test_config_key_typo_names_the_file():
+    proc = _run('tools/train.py', 'configs/mask_rcnn_r18_synthetic.py', '--cfg-options',
+                'trian_cfg.max_epochs=1', check=False)
+    assert proc.returncode != 0
+    assert 'mask_rcnn_r18_synthetic.py' in proc.stderr and 'did you mean "train_cfg"' in proc.stderr

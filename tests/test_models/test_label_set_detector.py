@@ -1,0 +1,72 @@
+"""LabelSetMaskRCNN: Eq. 2 loss with one backbone pass."""
+import copy
+
+import pytest
+import torch
+from mmdet.models.detectors import MaskRCNN
+from mmdet.registry import MODELS
+from mmdet.testing import demo_mm_inputs
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+import mmcyclic  # noqa: F401
+from conftest import REPO
+
+
+def _model(weights):
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(str(REPO / 'configs' / '_base_' / 'models' / 'mask_rcnn_r18_fpn.py')).model
+    cfg.type = 'LabelSetMaskRCNN'
+    cfg.label_set_weights = weights
+    model = MODELS.build(cfg)
+    model.init_weights()
+    return model.train()
+
+
+def _batch(model):
+    torch.manual_seed(1)
+    packed = demo_mm_inputs(batch_size=2, image_shapes=[(3, 64, 64)] * 2, num_items=[5, 6],
+                            num_classes=2, with_mask=True)
+    data = model.data_preprocessor(packed, training=True)
+    for sample in data['data_samples']:  # make sure both label sets are present
+        labels = sample.gt_instances.labels
+        labels[:] = torch.arange(len(labels)) % 2
+    return data['inputs'], data['data_samples']
+
+
+def _total(model, losses):
+    return model.parse_losses(losses)[0]
+
+
+@pytest.mark.parametrize('alpha', [0.66, 1.0])
+def test_loss_is_alpha_weighted_sum_and_backbone_runs_once(alpha):
+    from mmcyclic.models.label_set_detector import select_label_set
+    model = _model((alpha, 1 - alpha))
+    inputs, samples = _batch(model)
+    calls = []
+    model.backbone.register_forward_hook(lambda *args: calls.append(1))
+
+    torch.manual_seed(0)
+    combined = _total(model, model.loss(inputs, samples))
+    assert len(calls) == 1
+
+    # Reference: plain Mask R-CNN losses on each set, same random sampling order.
+    torch.manual_seed(0)
+    loss_m = _total(model, MaskRCNN.loss(model, inputs, select_label_set(samples, 0)))
+    loss_m_prime = (_total(model, MaskRCNN.loss(model, inputs, select_label_set(samples, 1)))
+                    if alpha < 1 else torch.tensor(0.))
+    expected = alpha * loss_m + (1 - alpha) * loss_m_prime
+    assert torch.allclose(combined, expected, rtol=1e-5, atol=1e-6), (combined, expected)
+    assert loss_m > 0
+
+
+def test_select_label_set_keeps_only_that_set_with_label_zero():
+    from mmcyclic.models.label_set_detector import select_label_set
+    model = _model((0.66, 0.34))
+    _, samples = _batch(model)
+    before = copy.deepcopy([s.gt_instances.labels for s in samples])
+    for index in (0, 1):
+        for original, picked in zip(before, select_label_set(samples, index)):
+            assert len(picked.gt_instances) == int((original == index).sum())
+            assert (picked.gt_instances.labels == 0).all()
+    assert all(torch.equal(a, s.gt_instances.labels) for a, s in zip(before, samples))
