@@ -29,16 +29,21 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='image files, folders (their images) or quoted globs')
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--format', default='geojson,labels',
-                        help=f'comma-separated subset of {",".join(FORMATS)} (default: %(default)s)')
+                        help=f'comma-separated subset of {",".join(FORMATS)} '
+                        '(default: %(default)s)')
     parser.add_argument('--label-format', choices=['tif', 'png', 'npy'], default='tif',
                         help='label map file type: uint32 TIFF, uint16 PNG (TIFF when ids exceed '
                         '65535) or NumPy (default: %(default)s)')
-    parser.add_argument('--tile-size', type=int, help='tile side in pixels (default: config or 256)')
+    parser.add_argument('--tile-size', type=int,
+                        help='tile side in pixels (default: config or 256)')
     parser.add_argument('--overlap', type=int,
-                        help='minimum tile overlap, >= the largest nucleus diameter (default: config or 64)')
-    parser.add_argument('--batch-size', type=int, help='tiles per forward pass (default: config or 4)')
+                        help='minimum tile overlap, >= the largest nucleus diameter '
+                        '(default: config or 64)')
+    parser.add_argument('--batch-size', type=int,
+                        help='tiles per forward pass (default: config or 4)')
     parser.add_argument('--score-thr', type=float, help='minimum score (default: config or 0.5)')
-    parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1, ... (default: %(default)s)')
+    parser.add_argument('--device', default='cpu',
+                        help='cpu, cuda, cuda:1, ... (default: %(default)s)')
     parser.add_argument('--no-progress', action='store_true', help='do not draw progress bars')
     args = parser.parse_args(argv)
     args.format = [f.strip() for f in args.format.split(',') if f.strip()]

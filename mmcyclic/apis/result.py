@@ -159,8 +159,9 @@ class NucleiResult:
         ``properties``: ``objectType: "detection"``,
         ``classification: {"name": class_name, "color": [r, g, b]}`` and
         ``measurements`` as a list of ``{"name", "value"}`` (``Label`` = id in
-        the label map, ``Area px^2``, ``Score``). QuPath >= 0.4 also reads a
-        ``{name: value}`` dict; the list form is read by 0.3 too.
+        the label map, ``Area px^2``, ``Score``): every QuPath version with
+        GeoJSON import reads the list form; 0.4+ also reads a ``{name: value}``
+        dict. See docs/inference.md.
         """
         features = []
         for index, geometry in enumerate(self.polygons):

@@ -55,7 +55,8 @@ class InferenceSettings:
         if self.tile_size < 1:
             raise ValueError(f'tile_size must be positive, got {self.tile_size}')
         if not 0 <= self.overlap < self.tile_size:
-            raise ValueError(f'overlap must be in [0, tile_size={self.tile_size}), got {self.overlap}')
+            raise ValueError(
+                f'overlap must be in [0, tile_size={self.tile_size}), got {self.overlap}')
         if self.batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {self.batch_size}')
         if not 0.0 <= self.score_thr <= 1.0:
@@ -94,7 +95,8 @@ class NucleiSegmenter:
     Raises:
         mmcyclic.utils.config.ConfigError: the config is missing or broken.
         FileNotFoundError: the checkpoint does not exist.
-        ValueError: a setting is out of range.
+        ValueError: a setting is out of range, the model predicts no masks, or
+            a CUDA device is asked for but none is available.
 
     Example:
         >>> segmenter = NucleiSegmenter('configs/mask_rcnn_r18_synthetic.py', 'epoch_12.pth')
@@ -117,9 +119,14 @@ class NucleiSegmenter:
         if checkpoint is not None and not Path(checkpoint).is_file():
             raise FileNotFoundError(f'{checkpoint}: checkpoint not found. Train one with '
                                     'tools/train.py or pass the path of an existing .pth file.')
+        if device.startswith('cuda') and not torch.cuda.is_available():
+            raise ValueError(f'device {device!r}: no CUDA GPU is available here; use device="cpu"')
         init_default_scope('mmdet')
         self.model = init_detector(cfg, None if checkpoint is None else str(checkpoint),
                                    device=device)
+        if not getattr(self.model, 'with_mask', False):
+            raise ValueError(f'{source}: this model predicts boxes only; nuclei segmentation '
+                             'needs instance masks (a Mask R-CNN-style config)')
         pipeline = get_test_pipeline_cfg(cfg).copy()
         # Tiles are arrays, not files: the pipeline's loader is swapped as in
         # mmdet's inference_detector.
@@ -146,15 +153,11 @@ class NucleiSegmenter:
         with torch.no_grad():
             samples = self.model.test_step(batch)
         outputs = []
-        for tile, sample in zip(tiles, samples):
+        for sample in samples:
             instances = sample.pred_instances
             keep = instances.scores >= self.settings.score_thr
-            scores = instances.scores[keep].cpu().numpy()
-            if 'masks' in instances:
-                masks = instances.masks[keep].cpu().numpy().astype(bool, copy=False)
-            else:  # a box-only detector: no instance masks to stitch
-                masks = np.zeros((0, *tile.image.shape[:2]), bool)
-            outputs.append((masks, scores))
+            outputs.append((instances.masks[keep].cpu().numpy().astype(bool, copy=False),
+                            instances.scores[keep].cpu().numpy()))
         return outputs
 
     def segment(self, image: Union[np.ndarray, PathLike],
@@ -284,7 +287,8 @@ def segment_files(segmenter: NucleiSegmenter, inputs: Iterable[str], out_dir: Pa
 
 
 def _segment_one(segmenter: NucleiSegmenter, path: Path, out_dir: Path, formats: Sequence[str],
-                 label_suffix: str, progress: bool, log: Callable[[str], None], failures: List[Tuple[str, str]]) -> None:
+                 label_suffix: str, progress: bool, log: Callable[[str], None],
+                 failures: List[Tuple[str, str]]) -> None:
     """Segment one file and save its exports; record a failure instead of raising."""
     tile_bar = None
 

@@ -126,7 +126,8 @@ def as_rgb_uint8(image: np.ndarray, name: str = 'image') -> np.ndarray:
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
     if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
-        raise ImageReadError(f'{name}: expected an H x W (x 1, 3 or 4) image, got shape {image.shape}')
+        raise ImageReadError(
+            f'{name}: expected an H x W (x 1, 3 or 4) image, got shape {image.shape}')
     if image.shape[2] == 1:
         image = np.repeat(image, 3, axis=2)
     if image.dtype != np.uint8:
@@ -212,14 +213,16 @@ class TiffSource:
         self._page = page
         # YCbCr is converted to RGB only by the JPEG codec.
         ycbcr_ok = page.photometric == _PHOTOMETRIC_YCBCR and page.compression == _COMPRESSION_JPEG
+        rgb_or_grey = page.photometric in (_PHOTOMETRIC_MINISBLACK, _PHOTOMETRIC_RGB) or ycbcr_ok
         if (page.dtype != np.uint8 or page.imagedepth > 1 or page.samplesperpixel not in (1, 3, 4)
-                or not (page.photometric in (_PHOTOMETRIC_MINISBLACK, _PHOTOMETRIC_RGB) or ycbcr_ok)):
+                or not rgb_or_grey):
             raise _NotLazy('not an 8-bit RGB/grey 2-D page')
         self.shape = (int(page.imagelength), int(page.imagewidth))
         ends = np.asarray(page.dataoffsets, np.int64) + np.asarray(page.databytecounts, np.int64)
         if ends.size and ends.max() > file_size:
-            raise ImageReadError(f'{self.name}: truncated TIFF (image data ends at byte {ends.max()}, '
-                                 f'the file has {file_size} bytes). Copy or download it again.')
+            raise ImageReadError(
+                f'{self.name}: truncated TIFF (image data ends at byte {ends.max()}, the file has '
+                f'{file_size} bytes). Copy or download it again.')
         self._separate = page.planarconfig == _PLANAR_SEPARATE
         self._samples = int(page.samplesperpixel)
         self._memmap = self._map(page) if page.is_memmappable else None
@@ -245,7 +248,8 @@ class TiffSource:
         offset = page.dataoffsets[0]
         dtype = np.dtype(self._tif.byteorder + page.dtype.char)
         shape = ((self._samples, *self.shape) if self._separate else (*self.shape, self._samples))
-        mapped = np.memmap(self._tif.filehandle.path, dtype=dtype, mode='r', offset=offset, shape=shape)
+        mapped = np.memmap(self._tif.filehandle.path, dtype=dtype, mode='r', offset=offset,
+                           shape=shape)
         return np.moveaxis(mapped, 0, -1) if self._separate else mapped
 
     def read(self, window: Window) -> np.ndarray:
@@ -263,7 +267,8 @@ class TiffSource:
         cols = range(x0 // self._seg_w, (x1 - 1) // self._seg_w + 1)
         planes = range(self._samples) if self._separate else range(1)
         plane_size = self._grid[0] * self._grid[1]
-        indices = [p * plane_size + r * self._grid[1] + c for p in planes for r in rows for c in cols]
+        indices = [p * plane_size + r * self._grid[1] + c
+                   for p in planes for r in rows for c in cols]
         try:
             segments = self._tif.filehandle.read_segments(
                 [page.dataoffsets[i] for i in indices], [page.databytecounts[i] for i in indices],
@@ -277,8 +282,9 @@ class TiffSource:
         except ImageReadError:
             raise
         except Exception as error:  # noqa: BLE001 - codec errors come in many types
-            raise ImageReadError(f'{self.name}: cannot decode the TIFF data of rows {y0}..{y1}, '
-                                 f'columns {x0}..{x1} ({error}). The file may be corrupt.') from error
+            raise ImageReadError(
+                f'{self.name}: cannot decode the TIFF data of rows {y0}..{y1}, columns '
+                f'{x0}..{x1} ({error}). The file may be corrupt.') from error
         return as_rgb_uint8(out, self.name)
 
     def _paste(self, out: np.ndarray, window: Window, segment: np.ndarray,
@@ -370,10 +376,11 @@ def segment_tiled(source: ImageSource,
     for start in range(0, len(windows), batch_size):
         batch = [Tile(source.read(w), w) for w in windows[start:start + batch_size]]
         for tile, (masks, scores) in zip(batch, predictor(batch)):
-            keep = np.asarray(scores) >= score_thr
+            scores = np.asarray(scores)
+            keep = scores >= score_thr
             y0, x0, y1, x1 = tile.window
-            predictions += tile_predictions_from_masks(
-                np.asarray(masks, bool)[keep], np.asarray(scores)[keep], (x0, y0), (y1 - y0, x1 - x0))
+            predictions += tile_predictions_from_masks(np.asarray(masks, bool)[keep], scores[keep],
+                                                       (x0, y0), (y1 - y0, x1 - x0))
         if on_tile is not None:
             on_tile(min(start + batch_size, len(windows)), len(windows))
     return stitch_predictions_with_scores(predictions, source.shape, merge_iou=merge_iou,

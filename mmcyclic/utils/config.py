@@ -3,7 +3,6 @@ import difflib
 import os.path as osp
 from typing import Iterable, Optional
 
-import torch
 from mmengine.config import Config
 
 # Top-level keys that mmengine's Runner (and mmdet's tools) read. A config key
@@ -14,7 +13,8 @@ RUNNER_KEYS = (
     'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler', 'val_evaluator',
     'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor', 'load_from', 'resume',
     'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer', 'default_scope',
-    'randomness', 'experiment_name', 'custom_imports', 'runner_type', 'tta_model', 'tta_pipeline')
+    'randomness', 'experiment_name', 'custom_imports', 'runner_type', 'tta_model', 'tta_pipeline',
+    'model_wrapper_cfg', 'find_unused_parameters', 'sync_bn', 'compile')
 # Variables that OpenMMLab configs conventionally define for reuse.
 CONFIG_VARIABLES = ('train_pipeline', 'val_pipeline', 'test_pipeline', 'data_root', 'dataset_type',
                     'backend_args', 'crop_size', 'vis_backends', 'metainfo', 'img_scale')
@@ -70,7 +70,9 @@ def set_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> None
 
 
 def adapt_to_machine(cfg: Config) -> None:
-    """Use the gloo backend for distributed runs when no GPU is available."""
-    dist_cfg = cfg.get('env_cfg', {}).get('dist_cfg')
-    if dist_cfg is not None and dist_cfg.get('backend') == 'nccl' and not torch.cuda.is_available():
-        dist_cfg['backend'] = 'gloo'
+    """Without a GPU, run multi-process jobs on gloo with CPU DDP.
+
+    Call after ``cfg.launcher`` is set.
+    """
+    from mmcyclic.engine.cpu_distributed import setup_cpu_distributed
+    setup_cpu_distributed(cfg)

@@ -64,7 +64,8 @@ def test_geojson_is_valid_and_rasterises_back_to_the_label_map(monuseg_crop):
     ious = []
     for feature in collection['features']:
         _check_feature(feature, gt.shape)
-        label = next(m['value'] for m in feature['properties']['measurements'] if m['name'] == 'Label')
+        measurements = feature['properties']['measurements']
+        label = next(m['value'] for m in measurements if m['name'] == 'Label')
         mask = _rasterise(feature['geometry'], gt.shape)
         truth = gt == label
         ious.append(np.count_nonzero(mask & truth) / np.count_nonzero(mask | truth))
@@ -122,7 +123,8 @@ def test_measurements(monuseg_crop):
 def test_coco_round_trip_keeps_ids_and_scores(monuseg_crop):
     _, gt = monuseg_crop
     scores = np.linspace(0.99, 0.5, gt.max())
-    coco = json.loads(json.dumps(NucleiResult.from_label_map(gt, scores).to_coco(file_name='a.tif')))
+    result = NucleiResult.from_label_map(gt, scores)
+    coco = json.loads(json.dumps(result.to_coco(file_name='a.tif')))
     assert coco['images'] == [{'id': 1, 'file_name': 'a.tif', 'height': 512, 'width': 512}]
     np.testing.assert_array_equal(annotations_to_label_map(coco['annotations'], 512, 512), gt)
     np.testing.assert_allclose([a['score'] for a in coco['annotations']], scores)
@@ -134,7 +136,8 @@ def test_save_writes_every_format(tmp_path):
     image = np.full((20, 30, 3), 200, np.uint8)
     result = NucleiResult.from_label_map(label_map, [0.9, 0.7])
     written = result.save(tmp_path, 'x', image=image)
-    assert [p.name for p in written] == ['x.geojson', 'x_labels.tif', 'x_coco.json', 'x_overlay.png']
+    assert [p.name for p in written] == [
+        'x.geojson', 'x_labels.tif', 'x_coco.json', 'x_overlay.png']
     saved = tifffile.imread(tmp_path / 'x_labels.tif')
     assert saved.dtype == np.uint32 and np.array_equal(saved, label_map)
     assert np.asarray(Image.open(tmp_path / 'x_overlay.png')).shape == (20, 30, 3)

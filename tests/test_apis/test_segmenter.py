@@ -81,7 +81,7 @@ def recorded(segmenter, image):
 
     segmenter.predict_tiles = recording
     try:
-        result = segmenter.segment(image, on_tile=lambda done, total: progress.append((done, total)))
+        result = segmenter.segment(image, on_tile=lambda *args: progress.append(args))
     finally:
         del segmenter.predict_tiles
     return result, calls, progress
@@ -92,8 +92,9 @@ def test_segment_stitches_the_model_instances_in_image_coordinates(recorded):
     assert isinstance(result, NucleiResult)
     assert [window for window, _ in calls] == tile_windows(160, 160, 96, 32)
     assert progress == [(4, 4)]  # one batch of four tiles
-    predictions = [p for (y0, x0, y1, x1), (masks, scores) in calls
-                   for p in tile_predictions_from_masks(masks, scores, (x0, y0), (y1 - y0, x1 - x0))]
+    predictions = []
+    for (y0, x0, y1, x1), (masks, scores) in calls:
+        predictions += tile_predictions_from_masks(masks, scores, (x0, y0), (y1 - y0, x1 - x0))
     labels, scores = stitch_predictions_with_scores(predictions, (160, 160), whole_first=True)
     np.testing.assert_array_equal(result.label_map, labels)
     np.testing.assert_array_equal(result.scores, scores)

@@ -52,3 +52,17 @@ def test_config_key_typo_names_the_file():
                 'trian_cfg.max_epochs=1', check=False)
     assert proc.returncode != 0
     assert 'mask_rcnn_r18_synthetic.py' in proc.stderr and 'did you mean "train_cfg"' in proc.stderr
+
+
+def test_dist_train_two_cpu_processes(tiny_synthetic, tmp_path):
+    import os
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(29500 + os.getpid() % 1000))
+    work = tmp_path / 'dist'
+    proc = subprocess.run(['bash', 'tools/dist_train.sh', 'configs/mask_rcnn_r18_synthetic.py', '2',
+                           '--work-dir', str(work), '--cfg-options', *_options(tiny_synthetic, 1)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    assert 'Distributed training: True' in log and 'CPUDistributedDataParallel' in log
+    assert (work / 'epoch_1.pth').is_file()
+    assert 'nuclei/num_images: 2' in log  # both ranks' val patches were gathered

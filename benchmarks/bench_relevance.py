@@ -1,0 +1,176 @@
+"""Benchmark relevance + seed recipe per 224 px tile against one forward+backward pass.
+
+For each classifier (ResNet-50 with LRP, Swin-T with attention rollout; random
+weights, 2 classes) on a batch of ``--batch`` 224x224 tiles of a real MoNuSeg
+image (or synthetic H&E when the data are missing):
+
+* **forward+backward**: eval-mode forward, cross-entropy on the logits,
+  backward to every parameter (the cost of one training step without the
+  optimizer update);
+* **relevance+seeds**: the relevance maps of the batch, with the method's
+  hooks/canonizers registered once beforehand (as in seed extraction), plus
+  the :class:`~mmcyclic.seeds.SeedRecipe` on each map;
+* for LRP also the same with the zennit composite registered anew on every
+  call, to show why extraction keeps it registered.
+
+Every timing is the median of ``--runs`` runs after one warm-up run; the table
+gives seconds per tile and the ratio to forward+backward (target <= 2).
+
+Usage::
+
+    python benchmarks/bench_relevance.py [--runs 5] [--batch 4] [--no-doc]
+
+Prints a markdown report and replaces the ``## Relevance`` section of
+``docs/benchmarks.md`` (other sections are kept).
+"""
+import argparse
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mmcyclic.datasets.io import ImageReadError, read_image  # noqa: E402
+from mmcyclic.relevance import LRP, AttentionRollout, BaseRelevance  # noqa: E402
+from mmcyclic.seeds import SeedRecipe, load_classifier  # noqa: E402
+from mmcyclic.utils.atomic import atomic_write_bytes  # noqa: E402
+
+DOC = ROOT / 'docs' / 'benchmarks.md'
+IMAGE = ROOT / 'data' / 'monuseg' / 'images' / 'TCGA-18-5592-01Z-00-DX1.png'
+MODELS = {
+    'ResNet-50 + LRP (EpsilonPlusFlat)': ('configs/_base_/models/classifier_r50.py',
+                                         dict(avg_down=True), 'lrp'),
+    'Swin-T + attention rollout': ('configs/_base_/models/classifier_swin_t.py', {}, 'rollout'),
+}
+
+
+def tiles_from_image(batch: int) -> torch.Tensor:
+    """``batch`` 224 px RGB tiles (0..255) from a MoNuSeg image, or synthetic H&E."""
+    try:
+        image = read_image(IMAGE)
+        source = IMAGE.name
+    except ImageReadError:
+        from mmcyclic.datasets.synthetic import generate_synthetic_he
+        image = generate_synthetic_he(1, size=448)[0][0]
+        source = 'synthetic H&E'
+    crops = [image[y:y + 224, x:x + 224] for y in (0, 224) for x in (0, 224, 448)][:batch]
+    print(f'tiles: {len(crops)} x 224 px from {source}', file=sys.stderr)
+    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float()
+
+
+def median_time(fn: Callable[[], None], runs: int) -> float:
+    fn()  # warm-up (allocations, oneDNN kernels)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def forward_backward(model: torch.nn.Module, inputs: torch.Tensor) -> None:
+    model.zero_grad(set_to_none=True)
+    logits = model(inputs, mode='tensor')
+    F.cross_entropy(logits, torch.ones(len(inputs), dtype=torch.long)).backward()
+
+
+def relevance_and_seeds(method: BaseRelevance, recipe: SeedRecipe, tiles: torch.Tensor) -> None:
+    maps = method(tiles).numpy()
+    for index, relevance in enumerate(maps):
+        recipe(relevance, key=index)
+
+
+def bench_model(name: str, config: str, backbone: dict, kind: str, tiles: torch.Tensor,
+                runs: int) -> List[Dict[str, object]]:
+    torch.manual_seed(0)
+    cfg = Config.fromfile(str(ROOT / config))
+    cfg.model.backbone.update(backbone)
+    model = load_classifier(cfg).eval()
+    method = LRP(model) if kind == 'lrp' else AttentionRollout(model)
+    recipe = SeedRecipe()
+    inputs = method.normalise(tiles)
+    n = len(tiles)
+    reference = median_time(lambda: forward_backward(model, inputs), runs) / n
+    rows = [{'model': name, 'what': 'forward+backward', 'per_tile': reference, 'ratio': 1.0}]
+    with method.attached():
+        attached = median_time(lambda: relevance_and_seeds(method, recipe, tiles), runs) / n
+    rows.append({'model': name, 'what': 'relevance+seeds', 'per_tile': attached,
+                 'ratio': attached / reference})
+    if kind == 'lrp':
+        fresh = median_time(lambda: relevance_and_seeds(method, recipe, tiles), runs) / n
+        rows.append({'model': name, 'what': 'relevance+seeds, composite registered per call',
+                     'per_tile': fresh, 'ratio': fresh / reference})
+    return rows
+
+
+def cpu_name() -> str:
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as handle:
+            for line in handle:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or 'unknown CPU'
+
+
+def replace_section(doc: str, title: str, body: str) -> str:
+    """Replace ``## title`` up to the next ``## `` heading, or append it."""
+    section = f'## {title}\n\n{body.strip()}\n'
+    pattern = re.compile(rf'^## {re.escape(title)}\n.*?(?=^## |\Z)', re.S | re.M)
+    if pattern.search(doc):
+        return pattern.sub(lambda _: section + '\n', doc, count=1).rstrip() + '\n'
+    return doc.rstrip() + '\n\n' + section
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--runs', type=int, default=5, help='timed runs per measurement (>= 5)')
+    parser.add_argument('--batch', type=int, default=4, help='tiles per batch')
+    parser.add_argument('--no-doc', action='store_true', help=f'do not update {DOC}')
+    args = parser.parse_args()
+    load_start = os.getloadavg()[0]
+    tiles = tiles_from_image(args.batch)
+    rows = []
+    for name, (config, backbone, kind) in MODELS.items():
+        rows += bench_model(name, config, backbone, kind, tiles, args.runs)
+        print(f'{name}: done', file=sys.stderr)
+    load_end = os.getloadavg()[0]
+    table = ['| classifier | measured | s per 224 px tile | ratio to forward+backward |',
+             '|---|---|---|---|']
+    table += [f"| {r['model']} | {r['what']} | {r['per_tile']:.3f} | {r['ratio']:.2f}x |"
+              for r in rows]
+    report = '\n'.join([
+        f'Command: `python benchmarks/bench_relevance.py --runs {args.runs} --batch {args.batch}`',
+        f'Machine: {cpu_name()}, {os.cpu_count()} cores shared with other jobs; torch '
+        f'{torch.__version__} on CPU, {torch.get_num_threads()} threads; 1-min load average '
+        f'{load_start:.2f} at the start, {load_end:.2f} at the end.',
+        f'Batch of {len(tiles)} tiles of 224x224 from a MoNuSeg training image; random weights, '
+        '2 classes; median of '
+        f'{args.runs} runs after a warm-up. forward+backward = eval-mode forward, cross-entropy, '
+        'backward to all parameters. relevance+seeds = relevance maps of the batch (hooks and '
+        'canonizers registered once, as `extract_seed_set` does) + `SeedRecipe()` on each map. '
+        'Target: ratio <= 2.',
+        '',
+        *table,
+    ])
+    print(report)
+    if not args.no_doc:
+        doc = DOC.read_text() if DOC.is_file() else '# Benchmarks\n'
+        atomic_write_bytes(DOC, replace_section(doc, 'Relevance', report).encode())
+        print(f'\n(updated the "## Relevance" section of {DOC})', file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()
