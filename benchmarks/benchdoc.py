@@ -1,0 +1,22 @@
+"""Shared by the benchmarks: write one ``## <title>`` section of docs/benchmarks.md."""
+import re
+from pathlib import Path
+
+from mmcyclic.utils.atomic import atomic_write_bytes
+
+DOC = Path(__file__).resolve().parents[1] / 'docs' / 'benchmarks.md'
+
+
+def replace_section(doc: str, title: str, body: str) -> str:
+    """Replace ``## title`` up to the next ``## `` heading, or append it."""
+    section = f'## {title}\n\n{body.strip()}\n'
+    pattern = re.compile(rf'^## {re.escape(title)}\n.*?(?=^## |\Z)', re.S | re.M)
+    if pattern.search(doc):
+        return pattern.sub(lambda _: section + '\n', doc, count=1).rstrip() + '\n'
+    return doc.rstrip() + '\n\n' + section
+
+
+def update_section(title: str, body: str) -> None:
+    """Replace (or append) the section ``title`` of docs/benchmarks.md, atomically."""
+    doc = DOC.read_text() if DOC.is_file() else '# Benchmarks\n'
+    atomic_write_bytes(DOC, replace_section(doc, title, body).encode())
