@@ -25,7 +25,6 @@ import argparse  # noqa: E402
 import importlib.util  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
-import re  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -43,8 +42,10 @@ if 'mmcyclic' not in sys.modules and importlib.util.find_spec('mmcyclic') is Non
 from mmcyclic.datasets.io import read_label_map  # noqa: E402
 from mmcyclic.evaluation import nuclei_metrics  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchdoc import DOC, update_section  # noqa: E402
+
 DATA = ROOT.parent / 'shared' / 'data' / 'monuseg' / 'train' / 'instance_masks'
-DOC = ROOT / 'docs' / 'benchmarks.md'
 KEYS = ('pixel_dice', 'aji', 'aji_plus', 'dq', 'sq', 'pq', 'object_dice', 'object_hausdorff')
 
 
@@ -134,15 +135,6 @@ def cpu_name():
     return platform.processor() or 'unknown CPU'
 
 
-def replace_section(doc: str, title: str, body: str) -> str:
-    """Replace ``## title`` up to the next ``## `` heading, or append it."""
-    section = f'## {title}\n\n{body.strip()}\n'
-    pattern = re.compile(rf'^## {re.escape(title)}\n.*?(?=^## |\Z)', re.S | re.M)
-    if pattern.search(doc):
-        return pattern.sub(lambda _: section + '\n', doc, count=1).rstrip() + '\n'
-    return doc.rstrip() + '\n\n' + section
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--images', type=int, default=3, help='number of MoNuSeg maps')
@@ -216,9 +208,7 @@ def main():
     report = '\n'.join(lines)
     print(report)
     if not args.no_doc:
-        doc = DOC.read_text() if DOC.is_file() else '# Benchmarks\n'
-        DOC.parent.mkdir(parents=True, exist_ok=True)
-        DOC.write_text(replace_section(doc, 'Metrics', report))
+        update_section('Metrics', report)
         print(f'\n(updated the "## Metrics" section of {DOC})', file=sys.stderr)
 
 

@@ -1,43 +1,29 @@
 """Train with an mmcyclic config (same arguments as mmdet's tools/train.py)."""
 import argparse
-import os
 import sys
 
-from mmengine.config import DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
-from mmcyclic.utils.config import ConfigError, adapt_to_machine, load_config, set_work_dir
+from mmcyclic.utils.config import add_runner_arguments, config_from_args
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train an mmcyclic model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision')
     parser.add_argument('--auto-scale-lr', action='store_true', help='enable automatically scaling LR')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint, or (no value) from the latest one in the work dir')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings, e.g. train_cfg.max_epochs=1')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_arguments(parser)
+    return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    try:
-        cfg = load_config(args.config, args.cfg_options)
-    except ConfigError as error:
-        sys.exit(f'ERROR: {error}')
-    cfg.launcher = args.launcher
-    set_work_dir(cfg, args.config, args.work_dir)
-    adapt_to_machine(cfg)
+    cfg = config_from_args(args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'

@@ -1,9 +1,12 @@
 """Loading and checking configs for the command-line tools."""
+import argparse
 import difflib
+import os
 import os.path as osp
+import sys
 from typing import Iterable, Optional
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 # Top-level keys that mmengine's Runner (and mmdet's tools) read. A config key
 # that is not one of them but nearly spells one is almost surely a typo that
@@ -76,3 +79,25 @@ def adapt_to_machine(cfg: Config) -> None:
     """
     from mmcyclic.engine.cpu_distributed import setup_cpu_distributed
     setup_cpu_distributed(cfg)
+
+
+def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments mmdet's train.py and test.py share."""
+    parser.add_argument('--work-dir', help='the dir to save logs, models and results')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings, e.g. train_cfg.max_epochs=1')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """Load ``args.config`` for a tool; exits with a clear message on a bad config."""
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    try:
+        cfg = load_config(args.config, args.cfg_options)
+    except ConfigError as error:
+        sys.exit(f'ERROR: {error}')
+    cfg.launcher = args.launcher
+    set_work_dir(cfg, args.config, args.work_dir)
+    adapt_to_machine(cfg)
+    return cfg

@@ -54,19 +54,8 @@ val_dataloader = dict(
         pipeline=test_pipeline,
         backend_args=backend_args))
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=1,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='annotations/instances_test.json',
-        data_prefix=dict(img=''),
-        test_mode=True,
-        pipeline=test_pipeline,
-        backend_args=backend_args))
+    val_dataloader,
+    dataset=dict(val_dataloader['dataset'], ann_file='annotations/instances_test.json'))
 
 val_evaluator = dict(type='NucleiMetric')
 test_evaluator = dict(type='NucleiMetric', legacy=True)
