@@ -95,7 +95,8 @@ def worker(args: argparse.Namespace) -> None:
     image = np.ascontiguousarray(np.load(Path(args.folder) / 'image.npy')[:args.size, :args.size])
     tile_size = args.tile_size or args.size  # 0 = untiled: one tile covers the image
     segmenter = NucleiSegmenter(args.config, args.checkpoint, tile_size=tile_size,
-                                overlap=min(args.overlap, tile_size - 1), batch_size=args.batch_size)
+                                overlap=min(args.overlap, tile_size - 1),
+                                batch_size=args.batch_size)
     reset_peak_rss()
     before = _status_mb('VmRSS')
     times = []
@@ -181,7 +182,8 @@ def report(args: argparse.Namespace, rows: List[Dict], load: List[float]) -> str
     from mmcyclic.apis import tile_windows
     for row in rows:
         size, tile_size = row['size'], row['tile_size']
-        tiles = len(tile_windows(size, size, tile_size or size, min(args.overlap, (tile_size or size) - 1)))
+        side = tile_size or size
+        tiles = len(tile_windows(size, size, side, min(args.overlap, side - 1)))
         if 'times' not in row:
             lines.append(f'| {size} | {mode(tile_size)} | {tiles} | failed: {row["error"]} '
                          '| | | | | | |')
@@ -190,17 +192,18 @@ def report(args: argparse.Namespace, rows: List[Dict], load: List[float]) -> str
         ratio = (f'{median / statistics.median(untiled[size]["times"]):.2f}×'
                  if size in untiled and tile_size else '')
         lines.append(
-            f'| {size} | {mode(tile_size)} | {tiles} | {median:.1f} | {ratio} | {row["peak_mb"]:.0f} '
-            f'| {row["peak_mb"] - row["base_mb"]:.0f} | {row["nuclei"]} | {row["pq"]:.3f} '
-            f'| {row["aji"]:.3f} |')
+            f'| {size} | {mode(tile_size)} | {tiles} | {median:.1f} | {ratio} '
+            f'| {row["peak_mb"]:.0f} | {row["peak_mb"] - row["base_mb"]:.0f} | {row["nuclei"]} '
+            f'| {row["pq"]:.3f} | {row["aji"]:.3f} |')
     return '\n'.join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=str(CONFIG))
-    parser.add_argument('--checkpoint', default=str(DEMO_CHECKPOINT) if DEMO_CHECKPOINT.is_file()
-                        else None, help='default: the demo checkpoint if present, else random weights')
+    parser.add_argument('--checkpoint',
+                        default=str(DEMO_CHECKPOINT) if DEMO_CHECKPOINT.is_file() else None,
+                        help='default: the demo checkpoint if present, else random weights')
     parser.add_argument('--source', choices=['synthetic', 'monuseg'], default='synthetic')
     parser.add_argument('--sizes', type=int, nargs='+', default=[500, 1000, 2000])
     parser.add_argument('--tile-sizes', type=int, nargs='+', default=[256, 512])

@@ -79,6 +79,22 @@ class InferenceSettings:
         return cls(**values)
 
 
+def _drop_low_scores_early(cfg: Config, score_thr: float) -> None:
+    """Raise the detector's own box score threshold to ``score_thr``.
+
+    Mask R-CNN configs keep boxes down to ``test_cfg.rcnn.score_thr`` (0.05)
+    and compute and paste a full-tile mask for each of up to ``max_per_img``
+    of them, which are then discarded below ``score_thr`` anyway. Filtering
+    before NMS and the mask head gives the same instances above ``score_thr``
+    (a box is only suppressed by higher-scoring ones, and the top
+    ``max_per_img`` above the threshold are the same) at a fraction of the
+    time and memory.
+    """
+    rcnn = (cfg.model.get('test_cfg') or {}).get('rcnn')
+    if rcnn is not None and 'score_thr' in rcnn:
+        rcnn['score_thr'] = max(rcnn['score_thr'], score_thr)
+
+
 class NucleiSegmenter:
     """A trained nuclei detector that segments whole images tile by tile.
 
@@ -121,6 +137,7 @@ class NucleiSegmenter:
                                     'tools/train.py or pass the path of an existing .pth file.')
         if device.startswith('cuda') and not torch.cuda.is_available():
             raise ValueError(f'device {device!r}: no CUDA GPU is available here; use device="cpu"')
+        _drop_low_scores_early(cfg, self.settings.score_thr)
         init_default_scope('mmdet')
         self.model = init_detector(cfg, None if checkpoint is None else str(checkpoint),
                                    device=device)
@@ -194,6 +211,7 @@ def collect_inputs(patterns: Iterable[str]) -> Tuple[List[Path], List[Tuple[str,
         ``(input, reason)`` for each input that matched nothing.
     """
     paths: List[Path] = []
+    seen = set()
     problems: List[Tuple[str, str]] = []
     for pattern in patterns:
         path = Path(pattern)
@@ -210,7 +228,10 @@ def collect_inputs(patterns: Iterable[str]) -> Tuple[List[Path], List[Tuple[str,
             found, reason = [], 'no such file or folder'
         if not found:
             problems.append((pattern, reason))
-        paths += [p for p in found if p not in paths]
+        for found_path in found:
+            if found_path.resolve() not in seen:
+                seen.add(found_path.resolve())
+                paths.append(found_path)
     return paths, problems
 
 
@@ -223,8 +244,8 @@ def _progress(total: int, desc: str, position: int, leave: bool):
             return None
         from mmengine.utils import ProgressBar
         return ProgressBar(total, file=sys.stderr)
-    return tqdm(total=total, desc=desc, position=position, leave=leave, unit='tile' if position
-                else 'image', file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, position=position, leave=leave,
+                unit='tile' if position else 'image', file=sys.stderr, dynamic_ncols=True)
 
 
 def _print_above_bars(message: str) -> None:
