@@ -11,7 +11,8 @@ image (or synthetic H&E when the data are missing):
   hooks/canonizers registered once beforehand (as in seed extraction), plus
   the :class:`~mmcyclic.seeds.SeedRecipe` on each map;
 * for LRP also the same with the zennit composite registered anew on every
-  call, to show why extraction keeps it registered.
+  call, and with zennit's own two-term ``ZPlus`` instead of
+  :class:`~mmcyclic.relevance.rules.NonNegativeZPlus`.
 
 Every timing is the median of ``--runs`` runs after one warm-up run; the table
 gives seconds per tile and the ratio to forward+backward (target <= 2).
@@ -111,6 +112,11 @@ def bench_model(name: str, config: str, backbone: dict, kind: str, tiles: torch.
         fresh = median_time(lambda: relevance_and_seeds(method, recipe, tiles), runs) / n
         rows.append({'model': name, 'what': 'relevance+seeds, composite registered per call',
                      'per_tile': fresh, 'ratio': fresh / reference})
+        zennit_zplus = LRP(model, fast_zplus=False)
+        with zennit_zplus.attached():
+            slow = median_time(lambda: relevance_and_seeds(zennit_zplus, recipe, tiles), runs) / n
+        rows.append({'model': name, 'what': "relevance+seeds with zennit's two-term ZPlus",
+                     'per_tile': slow, 'ratio': slow / reference})
     return rows
 
 

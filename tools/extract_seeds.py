@@ -9,8 +9,8 @@ Usage::
 The relevance method and the recipe come from the config's ``relevance`` and
 ``seed_recipe`` entries (defaults: LRP on the positive class, theta 0.35,
 K 20); options given here override them. With ``--report-dir`` the relevance
-maps are kept there (``relevance/*.npy``; ``--reuse-relevance`` then skips the
-classifier, e.g. for a threshold sweep) and, where the images have ground
+maps are kept there (``relevance/*.npy``, or in ``--relevance-dir``;
+``--reuse-relevance`` then skips the classifier, e.g. for a threshold sweep) and, where the images have ground
 truth, a seed-quality report is written (``seed_quality.json``,
 ``seed_quality.md``) with overlay PNGs of the first ``--overlays`` images.
 """
@@ -19,6 +19,7 @@ import os.path as osp
 import sys
 from typing import Any, Dict
 
+import numpy as np
 from mmengine.config import DictAction
 
 import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
@@ -30,7 +31,7 @@ from mmcyclic.utils.atomic import atomic_write_bytes, atomic_write_json
 from mmcyclic.utils.config import ConfigError, load_config
 
 RECIPE_OPTIONS = ('threshold', 'max_seeds', 'min_area', 'max_area', 'closing_radius',
-                  'smooth_sigma', 'percentile', 'normalisation', 'seed')
+                  'smooth_sigma', 'percentile', 'normalisation', 'selection', 'seed')
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,8 +44,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--data-root', help='folder of the images (default: the folder above '
                         'the annotation file\'s folder)')
     parser.add_argument('--report-dir', help='keep relevance maps and write the quality report here')
+    parser.add_argument('--relevance-dir',
+                        help='save relevance maps here (default: REPORT_DIR/relevance)')
     parser.add_argument('--reuse-relevance', action='store_true',
-                        help='load relevance maps saved in --report-dir instead of recomputing')
+                        help='load the maps saved in the relevance dir instead of recomputing')
     parser.add_argument('--overlays', type=int, default=2, help='overlay PNGs to write')
     parser.add_argument('--tile-size', type=int, default=224)
     parser.add_argument('--min-overlap', type=int, default=64)
@@ -55,7 +58,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--round', type=int, default=0)
     parser.add_argument('--device', default='cpu')
     for name in RECIPE_OPTIONS:
-        kind = str if name == 'normalisation' else float if name in (
+        kind = str if name in ('normalisation', 'selection') else float if name in (
             'threshold', 'smooth_sigma', 'percentile') else int
         parser.add_argument(f'--{name.replace("_", "-")}', type=kind, dest=name,
                             help=f'seed recipe: {name}')
@@ -63,8 +66,8 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def quality_report(extraction, image_infos, data_root: str, report_dir: str, recipe: SeedRecipe,
-                   overlays: int) -> None:
+def quality_report(extraction, image_infos, data_root: str, report_dir: str,
+                   relevance_dir: str, recipe: SeedRecipe, overlays: int) -> None:
     """Seed quality against GT (where the images have label maps) plus overlays."""
     per_image: Dict[str, Dict[str, Any]] = {}
     drawn = 0
@@ -79,9 +82,8 @@ def quality_report(extraction, image_infos, data_root: str, report_dir: str, rec
             print(f'no ground truth for {source_id}: {error}')
             continue
         per_image[source_id] = seed_quality(result.label_map, gt)
-        relevance_file = osp.join(report_dir, 'relevance', f'{source_id}.npy')
+        relevance_file = osp.join(relevance_dir, f'{source_id}.npy')
         if drawn < overlays and osp.isfile(relevance_file):
-            import numpy as np
             relevance = np.load(relevance_file)
             save_seed_overlay(
                 osp.join(report_dir, 'overlays', f'{source_id}.png'),
@@ -111,8 +113,11 @@ def main() -> None:
     if not osp.isfile(args.checkpoint):
         sys.exit(f'ERROR: {args.checkpoint}: checkpoint not found. Train the classifier first: '
                  f'python tools/train.py {args.config}')
-    if args.reuse_relevance and not args.report_dir:
-        sys.exit('ERROR: --reuse-relevance needs --report-dir (where the maps were saved)')
+    relevance_dir = args.relevance_dir or (
+        osp.join(args.report_dir, 'relevance') if args.report_dir else None)
+    if args.reuse_relevance and not relevance_dir:
+        sys.exit('ERROR: --reuse-relevance needs --relevance-dir or --report-dir (where the maps '
+                 'were saved)')
     data_root = args.data_root or osp.dirname(osp.dirname(osp.abspath(args.images_ann)))
     recipe_cfg = dict(cfg.get('seed_recipe', {}))
     recipe_cfg.update({k: getattr(args, k) for k in RECIPE_OPTIONS if getattr(args, k) is not None})
@@ -125,14 +130,14 @@ def main() -> None:
         image_scale=args.image_scale, cycle=args.cycle, round=args.round,
         info={'classifier_config': args.config, 'classifier_checkpoint': args.checkpoint,
               'images_ann': args.images_ann},
-        relevance_dir=osp.join(args.report_dir, 'relevance') if args.report_dir else None,
-        reuse_relevance=args.reuse_relevance)
+        relevance_dir=relevance_dir, reuse_relevance=args.reuse_relevance)
     info = extraction.coco['info']
     print(f'{args.out}: {info["num_seeds"]} seeds on {len(image_infos)} images '
           f'({len(info["images_without_seeds"])} without seeds, '
           f'{len(extraction.unreadable)} unreadable)')
     if args.report_dir:
-        quality_report(extraction, image_infos, data_root, args.report_dir, recipe, args.overlays)
+        quality_report(extraction, image_infos, data_root, args.report_dir, relevance_dir, recipe,
+                       args.overlays)
 
 
 if __name__ == '__main__':

@@ -8,7 +8,9 @@ module runs LRP on an mmpretrain ``ImageClassifier``:
   1 = positive tile), so the initial relevance is that logit;
 * rules come from a zennit composite (default ``EpsilonPlusFlat``: Flat rule on
   the first convolution, z+ on the other convolutions, epsilon on the linear
-  head, the Norm rule on average pooling and residual sums);
+  head, the Norm rule on average pooling and residual sums); its z+ is computed
+  by :class:`~mmcyclic.relevance.rules.NonNegativeZPlus` (same relevance, as
+  those convolutions read ReLU outputs, at half the backward cost);
 * the model is canonised for mmpretrain ResNets first
   (:class:`~mmcyclic.relevance.canonizers.MMPretrainResNetCanonizer`);
 * relevance is read at the input pixels and summed over the colour channels.
@@ -18,16 +20,19 @@ what biases absorb (z+ gives positive biases, of the folded BatchNorms, their
 share; epsilon gives the head bias its share) and what the stabilisers eat.
 With ``zero_params=['bias']`` the sum equals the logit up to the stabiliser.
 """
+import inspect
 from typing import Any, Dict, Optional, Sequence, Union
 
 import torch
 from torch import nn
 from zennit.composites import COMPOSITES
 from zennit.core import Composite
+from zennit.types import Convolution
 
 from .base import BaseRelevance, Target
 from .builder import RELEVANCE
 from .canonizers import MMPretrainResNetCanonizer
+from .rules import NonNegativeZPlus
 
 
 @RELEVANCE.register_module()
@@ -41,23 +46,41 @@ class LRP(BaseRelevance):
             ``'epsilon_alpha2_beta1_flat'``, ...).
         composite_kwargs: Keyword arguments of the composite, e.g.
             ``dict(epsilon=1e-6, stabilizer=1e-6, zero_params=['bias'])``.
+            Composites with a box rule (``'epsilon_gamma_box'``) get ``low`` and
+            ``high`` from the data preprocessor (pixel range 0..255) unless given.
         target: Class explained, an index or ``'pred'``.
         canonize: Apply the mmpretrain ResNet canonizers (keep True for
             ResNets; the residual sums break conservation without them).
+        fast_zplus: With ``'epsilon_plus_flat'``, use
+            :class:`~mmcyclic.relevance.rules.NonNegativeZPlus` for the
+            convolutions after the first (identical relevance on ReLU inputs,
+            half the backward cost).
     """
 
     def __init__(self, model: nn.Module, composite: str = 'epsilon_plus_flat',
                  composite_kwargs: Optional[Dict[str, Any]] = None, target: Target = 1,
-                 canonize: bool = True) -> None:
+                 canonize: bool = True, fast_zplus: bool = True) -> None:
         super().__init__(model, target)
         if composite not in COMPOSITES:
             raise KeyError(f'unknown zennit composite "{composite}"; choose one of '
                            f'{sorted(COMPOSITES)}')
         canonizers: Sequence = [MMPretrainResNetCanonizer()] if canonize else []
+        kwargs = dict(composite_kwargs or {})
+        if {'low', 'high'} <= set(inspect.signature(COMPOSITES[composite]).parameters):
+            # Box rules (e.g. epsilon_gamma_box) need the input range: pixel values
+            # 0..255 after the classifier's normalisation, per channel.
+            bounds = self.normalise(torch.tensor([0.0, 255.0]).view(2, 1, 1, 1).expand(2, 3, 1, 1))
+            kwargs.setdefault('low', bounds[:1])  # 1 x 3 x 1 x 1, broadcast by zennit
+            kwargs.setdefault('high', bounds[1:])
+        if fast_zplus and composite == 'epsilon_plus_flat':
+            # The Flat first-layer rule still takes precedence for the first conv,
+            # whose (normalised) inputs can be negative.
+            fast = NonNegativeZPlus(stabilizer=kwargs.get('stabilizer', 1e-6),
+                                    zero_params=kwargs.get('zero_params'))
+            kwargs['layer_map'] = list(kwargs.get('layer_map') or []) + [(Convolution, fast)]
         # Built once: registering it costs about one forward pass, so it stays
         # registered for a whole run inside `attached()`.
-        self.composite: Composite = COMPOSITES[composite](
-            canonizers=list(canonizers), **dict(composite_kwargs or {}))
+        self.composite: Composite = COMPOSITES[composite](canonizers=list(canonizers), **kwargs)
 
     def _attach(self) -> None:
         self.composite.register(self.model)

@@ -3,8 +3,9 @@
 Rollout explains a transformer by following attention from the output tokens
 back to the input tokens. A block's token mixing is ``x + Attn(x)``, so its
 effect on the token graph is ``A_hat = 0.5 A + 0.5 I`` (each row sums to 1),
-and the whole network is the product ``R = A_hat_1^T ... A_hat_n^T`` over the
-blocks (the FFNs act per token and mix nothing). Swin needs three additions:
+and the whole network is the product ``R = A_hat_n ... A_hat_1`` over the
+blocks (rows: output tokens, columns: input tokens; the FFNs act per token and
+mix nothing). Swin needs three additions:
 
 1. **Windows.** A Swin block attends inside ``w x w`` windows only. Its
    token x token matrix over the whole stage grid is block-diagonal: the

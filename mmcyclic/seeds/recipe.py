@@ -20,7 +20,8 @@ Steps, each a field of :class:`SeedRecipeConfig`:
 6. **Area filter**: completed seeds outside ``[min_area, max_area]`` are dropped.
 7. **At most K** (``max_seeds``, paper: 20) seeds are kept, chosen uniformly at
    random with a numpy ``Generator`` seeded by ``(seed, key)``, so the same seed
-   and image give the same seeds.
+   and image give the same seeds (``selection='random'``, the paper's rule), or
+   the K with the highest score (``selection='score'``).
 
 Each seed's score is the mean normalised relevance of its thresholded pixels.
 """
@@ -33,6 +34,7 @@ from scipy import ndimage
 from skimage.morphology import convex_hull_image, disk
 
 NORMALISATIONS = ('percentile', 'max')
+SELECTIONS = ('random', 'score')
 
 
 @dataclass
@@ -49,6 +51,7 @@ class SeedRecipeConfig:
     min_area: int = 30
     max_area: int = 2000
     max_seeds: int = 20
+    selection: str = 'random'
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -59,6 +62,8 @@ class SeedRecipeConfig:
                              f'got {self.normalisation!r}')
         if not 0.0 < self.percentile <= 100.0:
             raise ValueError(f'percentile must be in (0, 100], got {self.percentile}')
+        if self.selection not in SELECTIONS:
+            raise ValueError(f'selection must be one of {SELECTIONS}, got {self.selection!r}')
         if self.connectivity not in (1, 2):
             raise ValueError(f'connectivity must be 1 (4-connected) or 2 (8-connected), '
                              f'got {self.connectivity}')
@@ -174,8 +179,11 @@ class SeedRecipe:
             if cfg.min_area <= area <= cfg.max_area:
                 candidates.append((max(0, y0), max(0, x0), completed,
                                    float(norm[slices][mask].mean())))
-        rng = rng if rng is not None else _rng(cfg.seed, key)
-        keep = rng.permutation(len(candidates))[:cfg.max_seeds] if candidates else []
+        if cfg.selection == 'score':  # stable: ties keep the component order
+            keep = sorted(range(len(candidates)), key=lambda i: -candidates[i][3])[:cfg.max_seeds]
+        else:
+            rng = rng if rng is not None else _rng(cfg.seed, key)
+            keep = rng.permutation(len(candidates))[:cfg.max_seeds] if candidates else []
         label_map = np.zeros((height, width), dtype=np.int32)
         scores = []
         for y0, x0, completed, score in (candidates[i] for i in sorted(keep)):

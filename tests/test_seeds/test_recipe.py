@@ -92,6 +92,15 @@ def test_config_validation():
     assert SeedRecipe(SeedRecipeConfig(threshold=0.5)).config.threshold == 0.5
     assert SeedRecipe({'max_seeds': 3}, threshold=0.2).config.to_dict()['max_seeds'] == 3
     for bad in (dict(threshold=1.5), dict(normalisation='mean'), dict(min_area=10, max_area=5),
-                dict(connectivity=3)):
+                dict(connectivity=3), dict(selection='best')):
         with pytest.raises(ValueError):
             SeedRecipe(**bad)
+
+
+def test_score_selection_keeps_the_most_relevant():
+    rel = np.zeros((100, 100))
+    for k, value in enumerate((0.5, 1.0, 0.7, 0.9)):
+        _square(rel, 10 + 20 * k, 10, 8, value)
+    result = SeedRecipe(selection='score', max_seeds=2, normalisation='max', min_area=1)(rel)
+    assert result.scores == pytest.approx([1.0, 0.9])  # kept seeds numbered in component order
+    assert result.label_map[32, 12] == 1 and result.label_map[72, 12] == 2
