@@ -14,9 +14,10 @@ reported) and the peak resident memory of the process during them (Linux
 resident memory before the first run (model loaded, image in memory).
 Nuclei found and, with ground truth, PQ/AJI against it are reported too.
 
-Images: ``--source synthetic`` (default) draws one 2000×2000 synthetic H&E
-tile with exact ground truth (the demo model was trained on such images);
-``--source monuseg`` tiles a real 1000×1000 MoNuSeg image 2×2.
+Image: a 1000×1000 image tiled 2×2, so all sizes have the same density of
+nuclei: ``--source synthetic`` (default) draws a synthetic H&E image with
+exact ground truth (the demo model was trained on such images);
+``--source monuseg`` takes a real MoNuSeg image and its annotation.
 
 Usage::
 
@@ -31,14 +32,13 @@ import importlib.util
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 
@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if importlib.util.find_spec('mmcyclic') is None:
     sys.path.insert(0, str(ROOT))
 
-DOC = ROOT / 'docs' / 'benchmarks.md'
+from benchdoc import DOC, update_section  # noqa: E402
+
 CONFIG = ROOT / 'configs' / 'mask_rcnn_r18_synthetic.py'
 DEMO_CHECKPOINT = ROOT / 'work_dirs' / 'demo_try' / 'epoch_12.pth'
 MONUSEG = ROOT.parent / 'shared' / 'data' / 'monuseg' / 'train'
@@ -72,21 +73,29 @@ def reset_peak_rss() -> None:
         handle.write('5')
 
 
-def make_image(source: str, folder: Path) -> None:
-    """Write the 2000x2000 image (and its ground truth) as .npy files into ``folder``."""
+def make_image(source: str, folder: Path) -> int:
+    """Write the 2000x2000 image and its ground truth as .npy files into ``folder``.
+
+    A 1000x1000 image is tiled 2x2, so every crop has about the same density of
+    nuclei and the rows differ by image size only, not by content.
+
+    Returns:
+        The number of ground-truth nuclei in the 2000x2000 image.
+    """
     if source == 'synthetic':
         from mmcyclic.datasets.synthetic import generate_synthetic_he
-        image, gt = generate_synthetic_he(1, size=2000, seed=0)[0]
+        tile, tile_gt = generate_synthetic_he(1, size=1000, seed=0)[0]
     else:
         from mmcyclic.datasets.io import read_image, read_label_map
         tile = read_image(MONUSEG / 'images' / f'{MONUSEG_ID}.tif')
         tile_gt = read_label_map(MONUSEG / 'instance_masks' / f'{MONUSEG_ID}.png')
-        image = np.tile(tile, (2, 2, 1))
-        offsets = np.array([[0, 1], [2, 3]]) * int(tile_gt.max())
-        gt = np.block([[np.where(tile_gt > 0, tile_gt + offsets[r, c], 0) for c in range(2)]
-                       for r in range(2)])
+    image = np.tile(tile, (2, 2, 1))
+    offsets = np.array([[0, 1], [2, 3]]) * int(tile_gt.max())
+    gt = np.block([[np.where(tile_gt > 0, tile_gt + offsets[r, c], 0) for c in range(2)]
+                   for r in range(2)])
     np.save(folder / 'image.npy', image)
     np.save(folder / 'gt.npy', gt.astype(np.int32))
+    return len(np.unique(gt)) - 1
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -130,15 +139,6 @@ def quality(folder: Path, tile_size: int, size: int) -> Dict[str, float]:
     return nuclei_metrics(gt, pred)
 
 
-def replace_section(doc: str, title: str, body: str) -> str:
-    """Replace ``## title`` up to the next ``## `` heading, or append it."""
-    section = f'## {title}\n\n{body.strip()}\n'
-    pattern = re.compile(rf'^## {re.escape(title)}\n.*?(?=^## |\Z)', re.S | re.M)
-    if pattern.search(doc):
-        return pattern.sub(lambda _: section + '\n', doc, count=1).rstrip() + '\n'
-    return doc.rstrip() + '\n\n' + section
-
-
 def cpu_name() -> str:
     try:
         with open('/proc/cpuinfo') as handle:
@@ -150,7 +150,7 @@ def cpu_name() -> str:
     return platform.processor() or 'unknown CPU'
 
 
-def report(args: argparse.Namespace, rows: List[Dict], load: List[float]) -> str:
+def report(args: argparse.Namespace, rows: List[Dict], load: List[float], num_gt: int) -> str:
     import torch
     mode = lambda t: f'tiled {t}/{args.overlap}' if t else 'untiled'  # noqa: E731
     untiled = {r['size']: r for r in rows if r['tile_size'] == 0 and 'times' in r}
@@ -166,10 +166,10 @@ def report(args: argparse.Namespace, rows: List[Dict], load: List[float]) -> str
         f'Model: `{Path(args.config).relative_to(ROOT)}` with '
         + (f'`{Path(args.checkpoint).relative_to(ROOT)}` (the demo model, trained on synthetic '
            'H&E)' if args.checkpoint else 'random weights') + '; score threshold 0.5.',
-        'Image: ' + ('one synthetic 2000×2000 H&E tile (seed 0) with exact ground truth'
-                     if args.source == 'synthetic' else
-                     f'real MoNuSeg `{MONUSEG_ID}` (1000×1000) tiled 2×2')
-        + '; sizes are its top-left crops, given as an in-memory array.',
+        'Image: ' + ('a synthetic 1000×1000 H&E image (seed 0, exact ground truth)'
+                     if args.source == 'synthetic' else f'real MoNuSeg `{MONUSEG_ID}` (1000×1000)')
+        + f' tiled 2×2 into 2000×2000 ({num_gt} nuclei); sizes are its top-left crops, passed '
+        'as an in-memory array. PQ/AJI: against the ground truth of the crop.',
         f'Time: median of {args.runs} runs of `NucleiSegmenter.segment` (tiles, model, stitching, '
         'polygons) in one process per row. Peak memory: peak RSS (`VmHWM`, reset before the '
         'first run) of that process; Δ = its increase over the RSS before the first run '
@@ -222,7 +222,7 @@ def main() -> None:
     load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        make_image(args.source, folder)
+        num_gt = make_image(args.source, folder)
         rows = []
         for size in args.sizes:
             for tile_size in [0, *args.tile_sizes]:
@@ -234,12 +234,10 @@ def main() -> None:
                                            'nuclei', 'pq', 'aji', 'error')}), file=sys.stderr)
                 rows.append(row)
     load.append(os.getloadavg()[0])
-    text = report(args, rows, load)
+    text = report(args, rows, load, num_gt)
     print(text)
     if not args.no_doc:
-        # Read just before writing: other sections may have changed meanwhile.
-        doc = DOC.read_text() if DOC.is_file() else '# Benchmarks\n'
-        DOC.write_text(replace_section(doc, 'Inference', text))
+        update_section('Inference', text)
         print(f'\n(updated the "## Inference" section of {DOC})', file=sys.stderr)
 
 

@@ -10,12 +10,13 @@ image (or synthetic H&E when the data are missing):
 * **relevance+seeds**: the relevance maps of the batch, with the method's
   hooks/canonizers registered once beforehand (as in seed extraction), plus
   the :class:`~mmcyclic.seeds.SeedRecipe` on each map;
-* for LRP also the same with the zennit composite registered anew on every
-  call, and with zennit's own two-term ``ZPlus`` instead of
+* for LRP also the same with zennit's own two-term ``ZPlus`` instead of
   :class:`~mmcyclic.relevance.rules.NonNegativeZPlus`.
 
-Every timing is the median of ``--runs`` runs after one warm-up run; the table
-gives seconds per tile and the ratio to forward+backward (target <= 2).
+Measurements are interleaved (forward+backward, then relevance, in each of
+``--runs`` rounds after a warm-up round) so both see the same load on a shared
+machine; the table gives the median seconds per tile and the median of the
+per-round ratios to forward+backward (target <= 2).
 
 Usage::
 
@@ -25,6 +26,7 @@ Prints a markdown report and replaces the ``## Relevance`` section of
 ``docs/benchmarks.md`` (other sections are kept).
 """
 import argparse
+import copy
 import os
 import platform
 import re
@@ -70,14 +72,20 @@ def tiles_from_image(batch: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float()
 
 
-def median_time(fn: Callable[[], None], runs: int) -> float:
-    fn()  # warm-up (allocations, oneDNN kernels)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def interleaved_times(fns: Dict[str, Callable[[], None]], runs: int) -> Dict[str, List[float]]:
+    """Time every function once per round, ``runs`` rounds, after one warm-up round.
+
+    Interleaving puts every measurement of a round under the same machine load,
+    so per-round ratios stay meaningful on a shared machine.
+    """
+    times: Dict[str, List[float]] = {name: [] for name in fns}
+    for round_index in range(runs + 1):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            if round_index:  # round 0 is the warm-up (allocations, oneDNN kernels)
+                times[name].append(time.perf_counter() - start)
+    return times
 
 
 def forward_backward(model: torch.nn.Module, inputs: torch.Tensor) -> None:
@@ -98,25 +106,30 @@ def bench_model(name: str, config: str, backbone: dict, kind: str, tiles: torch.
     cfg = Config.fromfile(str(ROOT / config))
     cfg.model.backbone.update(backbone)
     model = load_classifier(cfg).eval()
-    method = LRP(model) if kind == 'lrp' else AttentionRollout(model)
     recipe = SeedRecipe()
-    inputs = method.normalise(tiles)
     n = len(tiles)
-    reference = median_time(lambda: forward_backward(model, inputs), runs) / n
-    rows = [{'model': name, 'what': 'forward+backward', 'per_tile': reference, 'ratio': 1.0}]
-    with method.attached():
-        attached = median_time(lambda: relevance_and_seeds(method, recipe, tiles), runs) / n
-    rows.append({'model': name, 'what': 'relevance+seeds', 'per_tile': attached,
-                 'ratio': attached / reference})
     if kind == 'lrp':
-        fresh = median_time(lambda: relevance_and_seeds(method, recipe, tiles), runs) / n
-        rows.append({'model': name, 'what': 'relevance+seeds, composite registered per call',
-                     'per_tile': fresh, 'ratio': fresh / reference})
-        zennit_zplus = LRP(model, fast_zplus=False)
-        with zennit_zplus.attached():
-            slow = median_time(lambda: relevance_and_seeds(zennit_zplus, recipe, tiles), runs) / n
-        rows.append({'model': name, 'what': "relevance+seeds with zennit's two-term ZPlus",
-                     'per_tile': slow, 'ratio': slow / reference})
+        methods = {'relevance+seeds': LRP(model),
+                   "relevance+seeds with zennit's two-term ZPlus": LRP(model, fast_zplus=False)}
+    else:
+        methods = {'relevance+seeds': AttentionRollout(model)}
+    inputs = methods['relevance+seeds'].normalise(tiles)
+    # A separate copy for training passes: the relevance method's hooks and
+    # canonizers stay on `model` while the two are timed in turns.
+    trainable = copy.deepcopy(model)
+    fns = {'forward+backward': lambda: forward_backward(trainable, inputs)}
+    rows = []
+    for label, method in methods.items():
+        with method.attached():
+            times = interleaved_times(
+                {**fns, label: lambda m=method: relevance_and_seeds(m, recipe, tiles)}, runs)
+        reference = statistics.median(times['forward+backward']) / n
+        if not rows:
+            rows.append({'model': name, 'what': 'forward+backward', 'per_tile': reference,
+                         'ratio': 1.0})
+        ratios = [t / r for t, r in zip(times[label], times['forward+backward'])]
+        rows.append({'model': name, 'what': label, 'per_tile': statistics.median(times[label]) / n,
+                     'ratio': statistics.median(ratios)})
     return rows
 
 
@@ -142,7 +155,7 @@ def replace_section(doc: str, title: str, body: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--runs', type=int, default=5, help='timed runs per measurement (>= 5)')
+    parser.add_argument('--runs', type=int, default=5, help='timed rounds (>= 5)')
     parser.add_argument('--batch', type=int, default=4, help='tiles per batch')
     parser.add_argument('--no-doc', action='store_true', help=f'do not update {DOC}')
     args = parser.parse_args()
@@ -163,8 +176,8 @@ def main() -> None:
         f'{torch.__version__} on CPU, {torch.get_num_threads()} threads; 1-min load average '
         f'{load_start:.2f} at the start, {load_end:.2f} at the end.',
         f'Batch of {len(tiles)} tiles of 224x224 from a MoNuSeg training image; random weights, '
-        '2 classes; median of '
-        f'{args.runs} runs after a warm-up. forward+backward = eval-mode forward, cross-entropy, '
+        f'2 classes; {args.runs} interleaved rounds after a warm-up round, medians (the ratio '
+        'is the median of per-round ratios). forward+backward = eval-mode forward, cross-entropy, '
         'backward to all parameters. relevance+seeds = relevance maps of the batch (hooks and '
         'canonizers registered once, as `extract_seed_set` does) + `SeedRecipe()` on each map. '
         'Target: ratio <= 2.',

@@ -1,9 +1,7 @@
-"""Shared fixtures: a tiny synthetic dataset on disk and small configs."""
+"""Shared fixture: a tiny synthetic dataset on disk."""
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope='session')
@@ -14,21 +12,3 @@ def tiny_synthetic(tmp_path_factory) -> Path:
     convert_synthetic(out, num_train=6, num_val=2, num_test=2, size=96, seed=3, patch_size=96,
                       progress=False)
     return out
-
-
-def small_detector_cfg(data_root: Path, work_dir: Path, **train_cfg):
-    """The R18 synthetic config shrunk for tests (64 px crops, few proposals)."""
-    from mmengine.config import Config
-    cfg = Config.fromfile(str(REPO / 'configs' / 'mask_rcnn_r18_synthetic.py'))
-    cfg.work_dir = str(work_dir)
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = str(data_root) + '/'
-        cfg[loader].num_workers = 0
-        cfg[loader].persistent_workers = False
-    cfg.train_dataloader.dataset.pipeline[2].crop_size = (64, 64)
-    cfg.default_hooks.logger.interval = 1
-    cfg.default_hooks.visualization = dict(type='DetVisualizationHook')
-    cfg.log_level = 'WARNING'
-    if train_cfg:
-        cfg.train_cfg = train_cfg
-    return cfg

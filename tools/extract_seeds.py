@@ -10,8 +10,8 @@ The relevance method and the recipe come from the config's ``relevance`` and
 ``seed_recipe`` entries (defaults: LRP on the positive class, theta 0.35,
 K 20); options given here override them. With ``--report-dir`` the relevance
 maps are kept there (``relevance/*.npy``, or in ``--relevance-dir``;
-``--reuse-relevance`` then skips the classifier, e.g. for a threshold sweep) and, where the images have ground
-truth, a seed-quality report is written (``seed_quality.json``,
+``--reuse-relevance`` then skips the classifier, e.g. for a threshold sweep)
+and, where the images have ground truth, a seed-quality report is written (``seed_quality.json``,
 ``seed_quality.md``) with overlay PNGs of the first ``--overlays`` images.
 """
 import argparse
@@ -39,11 +39,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='classifier config (with relevance/seed_recipe entries)')
     parser.add_argument('checkpoint', help='trained classifier checkpoint')
     parser.add_argument('--out', required=True, help='seed-set json to write')
-    parser.add_argument('--images-ann', default='data/monuseg/annotations/instances_train_full.json',
+    parser.add_argument('--images-ann',
+                        default='data/monuseg/annotations/instances_train_full.json',
                         help='whole-image COCO file of the segmentation training split')
     parser.add_argument('--data-root', help='folder of the images (default: the folder above '
                         'the annotation file\'s folder)')
-    parser.add_argument('--report-dir', help='keep relevance maps and write the quality report here')
+    parser.add_argument('--report-dir',
+                        help='keep relevance maps and write the quality report here')
     parser.add_argument('--relevance-dir',
                         help='save relevance maps here (default: REPORT_DIR/relevance)')
     parser.add_argument('--reuse-relevance', action='store_true',
@@ -88,7 +90,8 @@ def quality_report(extraction, image_infos, data_root: str, report_dir: str,
             save_seed_overlay(
                 osp.join(report_dir, 'overlays', f'{source_id}.png'),
                 read_image(osp.join(data_root, img['file_name'])), relevance, result.label_map,
-                gt, title=f'{source_id}: theta={recipe.config.threshold}, K={recipe.config.max_seeds}',
+                gt, title=(f'{source_id}: theta={recipe.config.threshold}, '
+                           f'K={recipe.config.max_seeds}'),
                 threshold=recipe.config.threshold, normalised=recipe.normalise(relevance))
             drawn += 1
     if not per_image:

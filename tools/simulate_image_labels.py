@@ -84,28 +84,31 @@ def label_crops(label_map: np.ndarray, tile_size: int,
 def _split_images(ids: List[str], val_images: int, rng: np.random.Generator) -> Dict[str, str]:
     if val_images >= len(ids):
         raise ValueError(f'--val-images {val_images} leaves no training image of {len(ids)}')
-    held_out = set(rng.choice(ids, size=val_images, replace=False).tolist()) if val_images else set()
+    held_out = set(rng.choice(ids, size=val_images, replace=False).tolist() if val_images else [])
     return {i: ('val' if i in held_out else 'train') for i in ids}
 
 
 def _readme(summary: dict) -> str:
     c = summary['counts']
+    held_out = ', '.join(summary['val_images']) or '-'
     return f"""# {BANNER}
 
 Made by `tools/simulate_image_labels.py` from the instance label maps of
 `{summary['data_root']}` (split `{summary['split']}` only: {len(summary['images'])} images).
 
 * positive tile: a {summary['tile_size']} px crop that holds at least one whole nucleus;
-* negative tile: a crop without any nucleus pixel (a real nucleus-free region; no nucleus was erased);
+* negative tile: a crop without any nucleus pixel (a real nucleus-free region; no nucleus
+  was erased);
 * crops with only cut nuclei were skipped ({c['ambiguous']} candidates).
 
-Candidates on a {summary['stride']} px grid: {c['candidate_pos']} positive, {c['candidate_neg']} negative.
+Candidates on a {summary['stride']} px grid: {c['candidate_pos']} positive,
+{c['candidate_neg']} negative.
 Written (at most {summary['max_per_class']} per class, sampled with seed {summary['seed']}):
 
 | part | positive | negative |
 |---|---|---|
 | train.csv | {c['train_pos']} | {c['train_neg']} |
-| val.csv (held-out training-split images {', '.join(summary['val_images']) or '-'}) | {c['val_pos']} | {c['val_neg']} |
+| val.csv (held-out training-split images {held_out}) | {c['val_pos']} | {c['val_neg']} |
 
 Real labels from a pathologist replace these: put tiles under `pos/` and `neg/`, or list them in a
 `path,label` CSV (`mmcyclic.datasets.tile_dataset.ImageLabelTileDataset`).

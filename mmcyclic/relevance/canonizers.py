@@ -53,8 +53,10 @@ def conv_norm_pairs(root: nn.Module) -> List[Tuple[Tuple[str], str]]:
                 pairs.append(((f'{dot}conv', ), f'{dot}{module.norm_name}'))
             continue
         for k in range(1, 4):
-            conv, norm_name = getattr(module, f'conv{k}', None), getattr(module, f'norm{k}_name', None)
-            if isinstance(conv, _CONV) and norm_name and isinstance(getattr(module, norm_name), _NORM):
+            conv = getattr(module, f'conv{k}', None)
+            norm_name = getattr(module, f'norm{k}_name', None)
+            if isinstance(conv, _CONV) and norm_name and \
+                    isinstance(getattr(module, norm_name), _NORM):
                 pairs.append(((f'{dot}conv{k}', ), f'{dot}{norm_name}'))
         if isinstance(module, nn.Sequential):
             children = list(module.named_children())

@@ -100,7 +100,8 @@ class LRP(BaseRelevance):
             onehot[torch.arange(len(logits)), self.targets(logits)] = 1.0
             # zennit convention: the gradient fed at the output is the initial
             # relevance, here the explained logit itself.
-            (relevance, ) = torch.autograd.grad(logits, inputs, grad_outputs=logits.detach() * onehot)
+            (relevance, ) = torch.autograd.grad(logits, inputs,
+                                                grad_outputs=logits.detach() * onehot)
         return relevance.sum(dim=1).detach()
 
     def explain(self, tiles: torch.Tensor) -> Dict[str, Union[torch.Tensor, Any]]:

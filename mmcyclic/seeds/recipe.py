@@ -130,7 +130,10 @@ class SeedRecipe:
         values = positive[positive > 0]
         if values.size == 0:
             return np.zeros_like(positive)
-        scale = values.max() if cfg.normalisation == 'max' else np.percentile(values, cfg.percentile)
+        if cfg.normalisation == 'max':
+            scale = values.max()
+        else:
+            scale = np.percentile(values, cfg.percentile)
         return np.clip(positive / scale, 0, 1) if scale > 0 else np.zeros_like(positive)
 
     def _complete(self, component: np.ndarray) -> np.ndarray:

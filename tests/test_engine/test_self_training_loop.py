@@ -7,7 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import mmcyclic  # noqa: F401
-from conftest import small_detector_cfg
+from cyclic_test_utils import small_detector_cfg
 from mmcyclic.datasets.label_sets import load_label_set, subsample_ground_truth
 
 pytestmark = pytest.mark.slow

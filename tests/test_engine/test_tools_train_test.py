@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from cyclic_test_utils import REPO
 
 pytestmark = pytest.mark.slow
 

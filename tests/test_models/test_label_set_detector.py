@@ -10,7 +10,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmcyclic  # noqa: F401
-from conftest import REPO
+from cyclic_test_utils import REPO
 
 
 def _model(weights):

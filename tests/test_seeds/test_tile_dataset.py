@@ -61,7 +61,8 @@ def test_no_usable_tile_is_an_error(tmp_path):
 
 
 def test_simulated_labels_from_ground_truth():
-    spec = importlib.util.spec_from_file_location('simulate', ROOT / 'tools/simulate_image_labels.py')
+    path = ROOT / 'tools' / 'simulate_image_labels.py'
+    spec = importlib.util.spec_from_file_location('simulate', path)
     simulate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(simulate)
     label_map = np.zeros((64, 64), np.int64)
