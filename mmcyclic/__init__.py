@@ -18,4 +18,4 @@ from . import datasets, engine, evaluation, models  # noqa: E402,F401  (registra
 from . import relevance, seeds  # noqa: E402,F401
 
 __version__ = '0.1.0'
-__all__ = ['datasets', 'engine', 'evaluation', 'models', '__version__']
+__all__ = ['datasets', 'engine', 'evaluation', 'models', 'relevance', 'seeds', '__version__']
