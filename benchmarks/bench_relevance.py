@@ -29,7 +29,6 @@ import argparse
 import copy
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -47,9 +46,9 @@ sys.path.insert(0, str(ROOT))
 from mmcyclic.datasets.io import ImageReadError, read_image  # noqa: E402
 from mmcyclic.relevance import LRP, AttentionRollout, BaseRelevance  # noqa: E402
 from mmcyclic.seeds import SeedRecipe, load_classifier  # noqa: E402
-from mmcyclic.utils.atomic import atomic_write_bytes  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchdoc import DOC, update_section  # noqa: E402
 
-DOC = ROOT / 'docs' / 'benchmarks.md'
 IMAGE = ROOT / 'data' / 'monuseg' / 'images' / 'TCGA-18-5592-01Z-00-DX1.png'
 MODELS = {
     'ResNet-50 + LRP (EpsilonPlusFlat)': ('configs/_base_/models/classifier_r50.py',
@@ -144,15 +143,6 @@ def cpu_name() -> str:
     return platform.processor() or 'unknown CPU'
 
 
-def replace_section(doc: str, title: str, body: str) -> str:
-    """Replace ``## title`` up to the next ``## `` heading, or append it."""
-    section = f'## {title}\n\n{body.strip()}\n'
-    pattern = re.compile(rf'^## {re.escape(title)}\n.*?(?=^## |\Z)', re.S | re.M)
-    if pattern.search(doc):
-        return pattern.sub(lambda _: section + '\n', doc, count=1).rstrip() + '\n'
-    return doc.rstrip() + '\n\n' + section
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--runs', type=int, default=5, help='timed rounds (>= 5)')
@@ -186,8 +176,7 @@ def main() -> None:
     ])
     print(report)
     if not args.no_doc:
-        doc = DOC.read_text() if DOC.is_file() else '# Benchmarks\n'
-        atomic_write_bytes(DOC, replace_section(doc, 'Relevance', report).encode())
+        update_section('Relevance', report)
         print(f'\n(updated the "## Relevance" section of {DOC})', file=sys.stderr)
 
 
