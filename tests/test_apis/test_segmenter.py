@@ -105,3 +105,9 @@ def test_segment_reads_files(tmp_path, segmenter, image, recorded):
     write_image(tmp_path / 'image.png', image)
     from_file = segmenter.segment(tmp_path / 'image.png')
     np.testing.assert_array_equal(from_file.label_map, recorded[0].label_map)
+
+
+def test_low_scoring_boxes_get_no_mask(segmenter):
+    """The detector itself drops boxes under score_thr (the config keeps them down to 0.05)."""
+    assert Config.fromfile(R18_CONFIG).model.test_cfg.rcnn.score_thr == 0.05
+    assert segmenter.model.roi_head.test_cfg.score_thr == segmenter.settings.score_thr == 0.5
