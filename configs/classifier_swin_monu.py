@@ -6,15 +6,6 @@ _base_ = [
     './_base_/models/classifier_swin_t.py',
     './_base_/datasets/tiles_monuseg.py',
     './_base_/schedules/classifier_sgd.py',
-    './_base_/default_runtime.py',
+    './_base_/classifier_runtime.py',
 ]
-default_scope = 'mmpretrain'
-custom_imports = dict(imports=['mmcyclic'], allow_failed_imports=False)
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2,
-                    save_best='single-label/f1-score', rule='greater'),
-    visualization=dict(type='VisualizationHook', enable=False))
-visualizer = dict(type='UniversalVisualizer')
-relevance = dict(type='AttentionRollout', head_fusion='mean')
-seed_recipe = dict(threshold=0.35, max_seeds=20)
+relevance = dict(_delete_=True, type='AttentionRollout', head_fusion='mean')

@@ -20,7 +20,8 @@ train_cfg = dict(
     union_iou_thr=0.5,
     selection='val_dice')
 # The loop writes its own per-phase checkpoints (resumable per phase).
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=-1, save_last=False))
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', interval=-1, save_last=False, save_best=None))
 optim_wrapper = dict(optimizer=dict(lr=0.02))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=30),

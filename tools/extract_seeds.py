@@ -17,17 +17,12 @@ and, where the images have ground truth, a seed-quality report is written (``see
 import argparse
 import os.path as osp
 import sys
-from typing import Any, Dict
 
-import numpy as np
 from mmengine.config import DictAction
 
 import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
-from mmcyclic.datasets.io import ImageReadError, read_image, read_label_map
-from mmcyclic.seeds import (SeedRecipe, extract_seed_set, format_quality_table,
-                            load_classifier, load_image_infos, save_seed_overlay, seed_quality,
-                            summarise_quality)
-from mmcyclic.utils.atomic import atomic_write_bytes, atomic_write_json
+from mmcyclic.seeds import (SeedRecipe, extract_seed_set, load_classifier, load_image_infos,
+                            seed_quality_report)
 from mmcyclic.utils.config import ConfigError, load_config
 
 RECIPE_OPTIONS = ('threshold', 'max_seeds', 'min_area', 'max_area', 'closing_radius',
@@ -68,44 +63,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def quality_report(extraction, image_infos, data_root: str, report_dir: str,
-                   relevance_dir: str, recipe: SeedRecipe, overlays: int) -> None:
-    """Seed quality against GT (where the images have label maps) plus overlays."""
-    per_image: Dict[str, Dict[str, Any]] = {}
-    drawn = 0
-    for img in image_infos:
-        source_id = str(img.get('source_id', img['id']))
-        result = extraction.results.get(source_id)
-        if result is None or not img.get('label_map'):
-            continue
-        try:
-            gt = read_label_map(osp.join(data_root, img['label_map']))
-        except ImageReadError as error:
-            print(f'no ground truth for {source_id}: {error}')
-            continue
-        per_image[source_id] = seed_quality(result.label_map, gt)
-        relevance_file = osp.join(relevance_dir, f'{source_id}.npy')
-        if drawn < overlays and osp.isfile(relevance_file):
-            relevance = np.load(relevance_file)
-            save_seed_overlay(
-                osp.join(report_dir, 'overlays', f'{source_id}.png'),
-                read_image(osp.join(data_root, img['file_name'])), relevance, result.label_map,
-                gt, title=(f'{source_id}: theta={recipe.config.threshold}, '
-                           f'K={recipe.config.max_seeds}'),
-                threshold=recipe.config.threshold, normalised=recipe.normalise(relevance))
-            drawn += 1
-    if not per_image:
-        print('no ground truth found: no seed-quality report')
-        return
-    summary = summarise_quality(per_image)
-    table = format_quality_table(per_image, summary)
-    print(table)
-    atomic_write_json(osp.join(report_dir, 'seed_quality.json'),
-                      {'summary': summary, 'per_image': per_image,
-                       'recipe': recipe.config.to_dict()}, indent=1)
-    atomic_write_bytes(osp.join(report_dir, 'seed_quality.md'), (table + '\n').encode())
-
-
 def main() -> None:
     args = parse_args()
     try:
@@ -139,8 +96,8 @@ def main() -> None:
           f'({len(info["images_without_seeds"])} without seeds, '
           f'{len(extraction.unreadable)} unreadable)')
     if args.report_dir:
-        quality_report(extraction, image_infos, data_root, args.report_dir, relevance_dir, recipe,
-                       args.overlays)
+        seed_quality_report(extraction, image_infos, data_root, args.report_dir, recipe,
+                            relevance_dir, args.overlays)
 
 
 if __name__ == '__main__':

@@ -1,6 +1,12 @@
 """Training loops, hooks and optimisation helpers."""
 from .cpu_distributed import CPUDistributedDataParallel
+from .cyclic_hooks import (CyclicBestStudentHook, CyclicSummaryHook, ReseedEpochHook,
+                           SeedReportHook)
+from .cyclic_loop import CyclicLoop
 from .optim_wrapper import SkipNonFiniteOptimWrapper
 from .self_training_loop import SelfTrainingLoop
 
-__all__ = ['CPUDistributedDataParallel', 'SelfTrainingLoop', 'SkipNonFiniteOptimWrapper']
+__all__ = [
+    'CPUDistributedDataParallel', 'CyclicLoop', 'CyclicBestStudentHook', 'CyclicSummaryHook',
+    'ReseedEpochHook', 'SeedReportHook', 'SelfTrainingLoop', 'SkipNonFiniteOptimWrapper'
+]

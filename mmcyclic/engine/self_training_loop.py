@@ -35,7 +35,7 @@ import torch
 from mmdet.registry import LOOPS
 from mmengine.dist import barrier, broadcast_object_list, get_rank
 from mmengine.model import is_model_wrapper
-from mmengine.runner import BaseLoop, load_checkpoint
+from mmengine.runner import BaseLoop, load_checkpoint, set_random_seed
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmcyclic.datasets.coco_format import annotations_to_label_map
@@ -78,6 +78,10 @@ class SelfTrainingLoop(BaseLoop):
         predict_dataloader: Config of the dataloader that feeds training
             patches to the teacher; by default the val dataloader config with
             the training patch file.
+        initial_weights: Checkpoint every phase starts from (before the
+            backbone checkpoint is applied). By default the model's weights
+            when the loop starts are saved and used; the cyclic loop passes
+            one file so that every cycle starts from the same weights.
     """
 
     def __init__(self,
@@ -95,7 +99,8 @@ class SelfTrainingLoop(BaseLoop):
                  student_init: str = 'initial',
                  selection: str = 'val_dice',
                  out_dir: str = 'self_training',
-                 predict_dataloader: Optional[Dict[str, Any]] = None) -> None:
+                 predict_dataloader: Optional[Dict[str, Any]] = None,
+                 initial_weights: Optional[str] = None) -> None:
         self._runner = runner
         if student_init not in ('initial', 'teacher'):
             raise ValueError(f"student_init must be 'initial' or 'teacher', got {student_init!r}")
@@ -117,6 +122,7 @@ class SelfTrainingLoop(BaseLoop):
         self.selection = selection
         self.out_dir = osp.abspath(osp.join(runner.work_dir, out_dir))
         self.predict_dataloader_cfg = predict_dataloader
+        self.initial_weights = initial_weights
         self._max_epochs = teacher_epochs + num_students * student_epochs
         self._epoch = 0
         self._iter = 0
@@ -152,9 +158,21 @@ class SelfTrainingLoop(BaseLoop):
     def run(self) -> torch.nn.Module:
         """Run the teacher and the students, skipping phases finished earlier."""
         self.runner.call_hook('before_train')
+        self.run_phases()
+        self.runner.call_hook('after_train')
+        return self.runner.model
+
+    def run_phases(self) -> Dict[str, Any]:
+        """The phases without the ``before_train``/``after_train`` hooks.
+
+        The cyclic loop calls this once per cycle inside its own training run.
+
+        Returns:
+            The summary also written to ``self_training.json``.
+        """
         state = self._load_state()
         self._epoch, self._iter = state['epoch'], state['iter']
-        initial_weights = osp.join(self.out_dir, 'initial_weights.pth')
+        initial_weights = self.initial_weights or osp.join(self.out_dir, 'initial_weights.pth')
         if not osp.isfile(initial_weights):
             self._save_weights(initial_weights)
         self._initial_state = self._read_state_dict(initial_weights)
@@ -173,8 +191,7 @@ class SelfTrainingLoop(BaseLoop):
             state.update(epoch=self._epoch, iter=self._iter)
             self._write_state(state)
         self._finish(state['phases'])
-        self.runner.call_hook('after_train')
-        return self.runner.model
+        return self.summary
 
     def _run_phase(self, name: str, previous: Optional[str], previous_record: Optional[dict]) -> dict:
         phase_dir = osp.join(self.out_dir, name)
@@ -190,6 +207,9 @@ class SelfTrainingLoop(BaseLoop):
             weights = (self.alpha, 1.0 - self.alpha)
             epochs = self.student_epochs
         round_index = 0 if name == 'teacher' else int(name.split('_')[1])
+        # Each phase draws its crops and flips from its own seed, so a phase
+        # rerun after --resume trains exactly as it would have without the kill.
+        set_random_seed(self.runner.seed + round_index)
         train_file, union_counts = self._write_round_files(phase_dir, round_index, m_set, m_prime)
         self._init_weights(name, previous)
 

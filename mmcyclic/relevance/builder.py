@@ -2,7 +2,7 @@
 from typing import Any, Dict
 
 import torch
-from mmengine.registry import Registry
+from mmengine.registry import DefaultScope, Registry
 
 RELEVANCE = Registry('relevance', scope='mmcyclic', locations=['mmcyclic.relevance'])
 
@@ -17,4 +17,7 @@ def build_relevance(cfg: Dict[str, Any], model: torch.nn.Module) -> Any:
     Returns:
         A :class:`mmcyclic.relevance.base.BaseRelevance`.
     """
-    return RELEVANCE.build(dict(cfg), default_args=dict(model=model))
+    # The registry is a root of its own: build in its scope, whatever scope the
+    # caller's runner set (mmdet in the cyclic loop, mmpretrain in the tools).
+    with DefaultScope.overwrite_default_scope(RELEVANCE.scope):
+        return RELEVANCE.build(dict(cfg), default_args=dict(model=model))

@@ -16,6 +16,11 @@ from typing import IO, Any, Iterator, Union
 
 PathLike = Union[str, os.PathLike]
 
+# Read once at import: os.umask can only be read by setting it, which is not
+# thread-safe to do on every write.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_open(path: PathLike, mode: str = 'wb') -> Iterator[IO]:
@@ -34,6 +39,8 @@ def atomic_open(path: PathLike, mode: str = 'wb') -> Iterator[IO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f'.{path.name}.tmp-', dir=path.parent)
     try:
+        # mkstemp creates 0600 files; outputs get the permissions open() would give.
+        os.chmod(tmp_name, 0o666 & ~_UMASK)
         encoding = None if 'b' in mode else 'utf-8'
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle

@@ -1,5 +1,4 @@
 """Image-level tile data: folder and CSV layouts with a corrupt file, random crops, simulation."""
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -61,14 +60,11 @@ def test_no_usable_tile_is_an_error(tmp_path):
 
 
 def test_simulated_labels_from_ground_truth():
-    path = ROOT / 'tools' / 'simulate_image_labels.py'
-    spec = importlib.util.spec_from_file_location('simulate', path)
-    simulate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(simulate)
+    from mmcyclic.datasets.simulated_tiles import label_crops
     label_map = np.zeros((64, 64), np.int64)
     label_map[4:10, 4:10] = 1  # whole inside the top-left crop
     label_map[30:36, 14:18] = 2  # cut by the crops at y0 = 32
-    positive, negative, ambiguous = simulate.label_crops(label_map, tile_size=32, stride=32)
+    positive, negative, ambiguous = label_crops(label_map, tile_size=32, stride=32)
     assert sorted(positive) == [(0, 0)]
     assert sorted(negative) == [(0, 32), (32, 32)]
     assert ambiguous == 1  # (32, 0) holds only the cut nucleus 2

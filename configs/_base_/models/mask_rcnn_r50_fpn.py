@@ -13,17 +13,20 @@ model = dict(
         bgr_to_rgb=True,
         pad_mask=True,
         pad_size_divisor=32),
+    # The backbone is mmpretrain's ResNet, the very module the front-end classifier uses,
+    # so weights move between the two ends by name (paper Fig. 1: bilateral sharing).
+    # avg_down as the classifier configs (see configs/classifier_r50_monu.py).
     backbone=dict(
-        type='ResNet',
+        type='mmpretrain.ResNet',
         depth=50,
         num_stages=4,
         out_indices=(0, 1, 2, 3),
+        avg_down=True,
         # From scratch the BN statistics must be learnt: do not freeze them.
         frozen_stages=-1,
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=False,
-        style='pytorch',
-        init_cfg=None),
+        style='pytorch'),
     neck=dict(type='FPN', in_channels=[256, 512, 1024, 2048], out_channels=256, num_outs=5),
     rpn_head=dict(
         type='RPNHead',

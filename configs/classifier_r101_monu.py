@@ -1,0 +1,4 @@
+# Front-end classifier f^C: ResNet-101 (avg_down as the ResNet-50 config) on image-level
+# labelled MoNuSeg tiles. Paired with configs/cyclic_r101_monu.py.
+_base_ = './classifier_r50_monu.py'
+model = dict(backbone=dict(depth=101))

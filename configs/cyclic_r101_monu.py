@@ -1,0 +1,4 @@
+# Cyclic learning with ResNet-101 at both ends (paper Table II).
+_base_ = './cyclic_r50_monu.py'
+model = dict(backbone=dict(depth=101))
+train_cfg = dict(classifier=dict(config='classifier_r101_monu.py'))

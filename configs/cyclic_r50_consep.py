@@ -1,0 +1,7 @@
+# Cyclic learning on CoNSeP with ResNet-50 at both ends.
+_base_ = './cyclic_r50_monu.py'
+data_root = 'data/consep/'
+train_dataloader = dict(dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = dict(dataset=dict(data_root=data_root))
+train_cfg = dict(classifier=dict(config='classifier_r50_consep.py'))

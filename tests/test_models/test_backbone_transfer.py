@@ -1,0 +1,79 @@
+"""Backbone weights move between the classifier (mmpretrain) and the detector (mmdet).
+
+Both ends build the same registered mmpretrain backbone, so after a transfer
+every stage must give the same output on the same input, in both directions.
+"""
+import pytest
+import torch
+from mmdet.registry import MODELS as DET_MODELS
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+import mmcyclic  # noqa: F401
+from cyclic_test_utils import REPO
+from mmcyclic.models.backbone_transfer import load_backbone
+from mmcyclic.seeds import load_classifier
+
+PAIRS = [
+    ('classifier_r50_monu.py', 'cyclic_r50_monu.py'),
+    ('classifier_r101_monu.py', 'cyclic_r101_monu.py'),
+    ('classifier_r152_monu.py', 'cyclic_r152_monu.py'),
+    ('classifier_swin_monu.py', 'cyclic_swin_monu.py'),
+]
+
+
+def _detector(config: str) -> torch.nn.Module:
+    cfg = Config.fromfile(str(REPO / 'configs' / config))
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = DET_MODELS.build(cfg.model)
+    model.init_weights()
+    return model.eval()
+
+
+def _stage_outputs(backbone: torch.nn.Module, x: torch.Tensor) -> list:
+    """Output of every stage's blocks (ResNet ``layer1..4``, Swin ``stages[i]``)."""
+    stages = list(backbone.stages) if hasattr(backbone, 'stages') else [
+        getattr(backbone, name) for name in backbone.res_layers]
+    outputs = []
+    handles = [s.register_forward_hook(lambda m, i, o: outputs.append(
+        (o[0] if isinstance(o, tuple) else o).detach().clone())) for s in stages]
+    with torch.no_grad():
+        backbone(x)
+    for handle in handles:
+        handle.remove()
+    assert len(outputs) == 4
+    return outputs
+
+
+def _save(model: torch.nn.Module, path) -> str:
+    torch.save({'state_dict': model.state_dict()}, path)
+    return str(path)
+
+
+@pytest.mark.parametrize('classifier_cfg,detector_cfg', PAIRS)
+def test_transfer_both_directions_gives_identical_stage_outputs(classifier_cfg, detector_cfg,
+                                                                tmp_path):
+    torch.manual_seed(0)
+    classifier = load_classifier(str(REPO / 'configs' / classifier_cfg))
+    classifier.init_weights()
+    classifier.eval()
+    torch.manual_seed(1)
+    detector = _detector(detector_cfg)
+    assert type(classifier.backbone) is type(detector.backbone)  # one registered module
+    x = torch.randn(1, 3, 64, 64)
+    assert not torch.allclose(_stage_outputs(classifier.backbone, x)[0],
+                              _stage_outputs(detector.backbone, x)[0])
+
+    # front-end -> back-end (the students' initialisation)
+    counts = load_backbone(detector, _save(classifier, tmp_path / 'cls.pth'))
+    assert counts['loaded'] == len(classifier.backbone.state_dict())
+    for a, b in zip(_stage_outputs(classifier.backbone, x), _stage_outputs(detector.backbone, x)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+    # back-end -> front-end (bilateral sharing): perturb the detector first
+    with torch.no_grad():
+        for p in detector.backbone.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    load_backbone(classifier, _save(detector, tmp_path / 'det.pth'))
+    for a, b in zip(_stage_outputs(classifier.backbone, x), _stage_outputs(detector.backbone, x)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
