@@ -20,3 +20,41 @@ def small_detector_cfg(data_root: Path, work_dir: Path, **train_cfg):
     if train_cfg:
         cfg.train_cfg = train_cfg
     return cfg
+
+
+def simulated_tiles(data_root: Path, out: Path) -> Path:
+    """Simulated 32 px image-level tiles of a synthetic dataset (for tiny classifiers)."""
+    from mmcyclic.datasets.simulated_tiles import simulate_tile_labels
+    if not (out / 'train.csv').is_file():
+        simulate_tile_labels(str(data_root), str(out), tile_size=32, stride=8, val_images=1,
+                             max_per_class=64, seed=0)
+    return out
+
+
+def small_cyclic_cfg(data_root: Path, tiles: Path, work_dir: Path, *, classifier_batch: int = 16,
+                     experiment_name: str = 'cyclic_test', **loop):
+    """A CyclicLoop config with a ResNet-18 at both ends, sized for tests (tens of seconds)."""
+    from mmengine.config import Config
+    cfg = small_detector_cfg(data_root, work_dir)
+    cyclic = Config.fromfile(str(REPO / 'configs' / 'cyclic_r18_synthetic.py'))
+    cfg.model.type = 'LabelSetMaskRCNN'
+    cfg.optim_wrapper = cyclic.optim_wrapper
+    cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5)]
+    cfg.default_hooks.checkpoint = cyclic.default_hooks.checkpoint
+    cfg.custom_hooks = cyclic.custom_hooks
+    tile_loader = dict(batch_size=classifier_batch, num_workers=0, persistent_workers=False,
+                       dataset=dict(data_root=str(tiles) + '/'))
+    classifier_options = dict(
+        train_dataloader=tile_loader, val_dataloader=tile_loader, test_dataloader=tile_loader,
+        train_cfg=dict(max_epochs=1), param_scheduler=[], log_level='WARNING',
+        default_hooks=dict(logger=dict(interval=1)))
+    cfg.train_cfg = dict(
+        type='CyclicLoop',
+        classifier=dict(config=str(REPO / 'configs' / 'classifier_r18_synthetic.py'),
+                        cfg_options=classifier_options),
+        max_cycles=2, mode='bilateral',
+        self_training=dict(num_students=1, teacher_epochs=1, student_epochs=1, score_thr=0.05),
+        seeds=dict(tile_size=64, min_overlap=16, batch_size=4, keep_relevance=True))
+    cfg.train_cfg.update(loop)
+    cfg.experiment_name = experiment_name
+    return cfg

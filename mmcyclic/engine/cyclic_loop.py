@@ -33,7 +33,7 @@ from typing import Any, Dict, List, Optional
 import torch
 from mmdet.registry import LOOPS
 from mmengine.config import Config
-from mmengine.dist import barrier, broadcast_object_list, get_rank
+from mmengine.dist import barrier, broadcast_object_list, get_rank, get_world_size
 from mmengine.model import is_model_wrapper
 from mmengine.registry import DefaultScope
 from mmengine.runner import BaseLoop, Runner, load_checkpoint, set_random_seed
@@ -297,7 +297,8 @@ class CyclicLoop(BaseLoop):
             min_overlap=self.seeds_cfg.get('min_overlap', 64),
             batch_size=self.seeds_cfg.get('batch_size', 8),
             image_scale=self.seeds_cfg.get('image_scale', 1.0), cycle=cycle,
-            info={'classifier_checkpoint': classifier_checkpoint, 'images_ann': images_ann},
+            info={'classifier_checkpoint': classifier_checkpoint, 'images_ann': images_ann,
+                  'extracted_by_rank': get_rank(), 'world_size': get_world_size()},
             relevance_dir=relevance_dir)
         self.runner.call_hook('after_seed_extraction', cycle=cycle, extraction=extraction,
                               image_infos=image_infos, data_root=data_root, recipe=recipe,
