@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if importlib.util.find_spec('mmcyclic') is None:
     sys.path.insert(0, str(ROOT))
 
-from benchdoc import DOC, update_section  # noqa: E402
+from benchdoc import DOC, publish  # noqa: E402
 
 CONFIG = ROOT / 'configs' / 'mask_rcnn_r18_synthetic.py'
 DEMO_CHECKPOINT = ROOT / 'work_dirs' / 'demo_try' / 'epoch_12.pth'
@@ -292,10 +292,7 @@ def main() -> None:
                 rows.append(row)
     load.append(os.getloadavg()[0])
     text = report(args, rows, load, num_gt)
-    print(text)
-    if not args.no_doc:
-        update_section('Inference', text)
-        print(f'\n(updated the "## Inference" section of {DOC})', file=sys.stderr)
+    publish('Inference', text, write_doc=not args.no_doc)
 
 
 if __name__ == '__main__':

@@ -43,7 +43,7 @@ from mmcyclic.datasets.io import read_label_map  # noqa: E402
 from mmcyclic.evaluation import nuclei_metrics  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import DOC, update_section  # noqa: E402
+from benchdoc import DOC, publish  # noqa: E402
 
 DATA = ROOT.parent / 'shared' / 'data' / 'monuseg' / 'train' / 'instance_masks'
 KEYS = ('pixel_dice', 'aji', 'aji_plus', 'dq', 'sq', 'pq', 'object_dice', 'object_hausdorff')
@@ -206,10 +206,7 @@ def main():
     for key in KEYS:
         lines.append(f'| {key} | {max_diff[key]:.3g} | {rows[0][7][key]:.4f} |')
     report = '\n'.join(lines)
-    print(report)
-    if not args.no_doc:
-        update_section('Metrics', report)
-        print(f'\n(updated the "## Metrics" section of {DOC})', file=sys.stderr)
+    publish('Metrics', report, write_doc=not args.no_doc)
 
 
 if __name__ == '__main__':

@@ -47,7 +47,7 @@ from mmcyclic.datasets.io import ImageReadError, read_image  # noqa: E402
 from mmcyclic.relevance import LRP, AttentionRollout, BaseRelevance  # noqa: E402
 from mmcyclic.seeds import SeedRecipe, load_classifier  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import DOC, update_section  # noqa: E402
+from benchdoc import DOC, publish  # noqa: E402
 
 IMAGE = ROOT / 'data' / 'monuseg' / 'images' / 'TCGA-18-5592-01Z-00-DX1.png'
 MODELS = {
@@ -174,10 +174,7 @@ def main() -> None:
         '',
         *table,
     ])
-    print(report)
-    if not args.no_doc:
-        update_section('Relevance', report)
-        print(f'\n(updated the "## Relevance" section of {DOC})', file=sys.stderr)
+    publish('Relevance', report, write_doc=not args.no_doc)
 
 
 if __name__ == '__main__':

@@ -24,7 +24,7 @@ from mmengine.registry import init_default_scope
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mmcyclic  # noqa: E402,F401
-from benchdoc import update_section  # noqa: E402
+from benchdoc import publish  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,9 +84,7 @@ def main() -> None:
         f'| student, α·L(M)+(1−α)·L(M′), one backbone pass | {student:.3f} | {student / plain:.2f} |\n\n'
         'Target ≤ 1.3×. The extra cost is the second evaluation of the RPN and RoI heads '
         '(sampling, RoIAlign, mask head) for M′; backbone and FPN run once.')
-    print(report)
-    if not args.no_doc:
-        update_section('Self-training step', report)
+    publish('Self-training step', report, write_doc=not args.no_doc)
 
 
 if __name__ == '__main__':

@@ -1,5 +1,6 @@
 """Shared by the benchmarks: write one ``## <title>`` section of docs/benchmarks.md."""
 import re
+import sys
 from pathlib import Path
 
 from mmcyclic.utils.atomic import atomic_write_bytes
@@ -20,3 +21,11 @@ def update_section(title: str, body: str) -> None:
     """Replace (or append) the section ``title`` of docs/benchmarks.md, atomically."""
     doc = DOC.read_text() if DOC.is_file() else '# Benchmarks\n'
     atomic_write_bytes(DOC, replace_section(doc, title, body).encode())
+
+
+def publish(title: str, report: str, write_doc: bool = True) -> None:
+    """Print ``report`` and, unless told not to, make it the section ``title`` of the doc."""
+    print(report)
+    if write_doc:
+        update_section(title, report)
+        print(f'\n(updated the "## {title}" section of {DOC})', file=sys.stderr)

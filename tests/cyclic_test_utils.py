@@ -58,3 +58,20 @@ def small_cyclic_cfg(data_root: Path, tiles: Path, work_dir: Path, *, classifier
     cfg.train_cfg.update(loop)
     cfg.experiment_name = experiment_name
     return cfg
+
+
+def register_kill_hook() -> str:
+    """Register (once) a hook that simulates ``kill`` when a given global epoch starts."""
+    from mmengine.hooks import Hook
+    from mmengine.registry import HOOKS
+
+    class KillAtEpochHook(Hook):
+        def __init__(self, epoch: int):
+            self.epoch = epoch
+
+        def before_train_epoch(self, runner):
+            if runner.epoch == self.epoch:
+                raise KeyboardInterrupt('simulated kill')
+
+    HOOKS.register_module(module=KillAtEpochHook, force=True)
+    return 'KillAtEpochHook'

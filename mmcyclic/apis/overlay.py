@@ -1,12 +1,11 @@
 """Pictures people look at: instance contours over the H&E image."""
-import io
 import os
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 from skimage.segmentation import find_boundaries
 
-from mmcyclic.utils.atomic import atomic_write_bytes
+from mmcyclic.utils.figures import pyplot, save_figure
 
 Color = Tuple[int, int, int]
 
@@ -34,9 +33,7 @@ def save_comparison_figure(path: Union[str, os.PathLike], image: np.ndarray,
         panels: ``(caption, label_map)`` pairs; ``None`` shows the plain image.
         title: Figure title.
     """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4.3), squeeze=False)
     colors = [(0, 255, 0), (255, 255, 0), (0, 255, 255), (255, 0, 255)]
@@ -49,7 +46,4 @@ def save_comparison_figure(path: Union[str, os.PathLike], image: np.ndarray,
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_figure(fig, path, dpi=100)

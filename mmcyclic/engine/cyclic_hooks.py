@@ -5,7 +5,6 @@ detector's runner (scope ``mmdet``) and the classifier's (scope
 ``mmpretrain``) find them. Besides mmengine's hook points they implement the
 cyclic loop's own: ``after_seed_extraction`` and ``after_cycle``.
 """
-import io
 import math
 import os.path as osp
 import shutil
@@ -17,7 +16,8 @@ from mmengine.registry import HOOKS
 from mmengine.runner import set_random_seed
 
 from mmcyclic.seeds import seed_quality_report
-from mmcyclic.utils.atomic import atomic_write_bytes, atomic_write_json
+from mmcyclic.utils.atomic import atomic_write_json
+from mmcyclic.utils.figures import pyplot, save_figure
 from .self_training_loop import _read_json
 
 # Per-student metrics of summary.json: (summary key, key in self_training.json).
@@ -135,9 +135,7 @@ def format_cycle_table(summary: Dict[str, Any]) -> str:
 
 def save_summary_plot(summary: Dict[str, Any], path: str) -> None:
     """Dice, AJI, Dice_obj (left) and HD_obj (right) of every phase of every cycle."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     labels, series = [], {k: [] for k, _ in STUDENT_METRICS}
     boundaries, selected = [], []
@@ -167,10 +165,7 @@ def save_summary_plot(summary: Dict[str, Any], path: str) -> None:
     left.set_ylim(0, 1)
     fig.suptitle('cyclic learning: every phase of every cycle (grey = selected student)')
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_figure(fig, path, dpi=100)
 
 
 def _finite(value: Any) -> bool:

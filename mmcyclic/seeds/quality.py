@@ -11,7 +11,6 @@ labels); the weakly supervised pipeline itself never reads it.
   of the matched pairs; also the mean best IoU of every seed with any nucleus.
 * Totals are micro-averaged (summed counts over images).
 """
-import io
 import os
 from typing import Any, Dict, Optional, Union
 
@@ -20,7 +19,7 @@ from scipy.optimize import linear_sum_assignment
 
 from mmcyclic.apis.overlay import draw_contours
 from mmcyclic.evaluation.functional import _contingency
-from mmcyclic.utils.atomic import atomic_write_bytes
+from mmcyclic.utils.figures import pyplot, save_figure
 
 PathLike = Union[str, os.PathLike]
 SEED_COLOR = (255, 255, 0)
@@ -97,9 +96,7 @@ def save_seed_overlay(path: PathLike, image: np.ndarray, relevance: np.ndarray,
         threshold: Drawn as a contour of ``normalised`` when both are given.
         normalised: The recipe's normalised map.
     """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 6.3))
     limit = float(np.percentile(np.abs(relevance), 99.5)) or 1.0
@@ -120,7 +117,4 @@ def save_seed_overlay(path: PathLike, image: np.ndarray, relevance: np.ndarray,
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=90)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_figure(fig, path, dpi=90)

@@ -6,28 +6,17 @@ import sys
 
 import pytest
 import torch
-from mmdet.registry import HOOKS
-from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
 import mmcyclic  # noqa: F401
-from cyclic_test_utils import REPO, simulated_tiles, small_cyclic_cfg
+from cyclic_test_utils import register_kill_hook, REPO, simulated_tiles, small_cyclic_cfg
 from mmcyclic.seeds import read_seed_set
 
 pytestmark = pytest.mark.slow
 
 
-@HOOKS.register_module(force=True)
-class KillCycleAtEpochHook(Hook):
-    """Simulates ``kill``: raises when the given global epoch starts."""
-
-    def __init__(self, epoch: int):
-        self.epoch = epoch
-
-    def before_train_epoch(self, runner):
-        if runner.epoch == self.epoch:
-            raise KeyboardInterrupt('simulated kill')
+KILL_HOOK = register_kill_hook()
 
 
 def _weights(path, prefix):
@@ -110,7 +99,7 @@ def test_killed_run_resumes_and_ends_like_the_uninterrupted_one(tiny_synthetic, 
     # Global epochs: cycle 1 = 0 (teacher), 1 (student); cycle 2 = 2, 3. Kill in cycle 2's
     # student, after its classifier, seeds and teacher are done.
     cfg = small_cyclic_cfg(tiny_synthetic, tiles, work, experiment_name='cyc_killed')
-    cfg.custom_hooks = list(cfg.custom_hooks) + [dict(type='KillCycleAtEpochHook', epoch=3)]
+    cfg.custom_hooks = list(cfg.custom_hooks) + [dict(type=KILL_HOOK, epoch=3)]
     with pytest.raises(KeyboardInterrupt):
         _train(cfg)
     state = json.loads((work / 'cyclic_state.json').read_text())

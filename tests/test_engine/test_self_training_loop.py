@@ -2,27 +2,16 @@
 import json
 
 import pytest
-from mmdet.registry import HOOKS
-from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import mmcyclic  # noqa: F401
-from cyclic_test_utils import small_detector_cfg
+from cyclic_test_utils import register_kill_hook, small_detector_cfg
 from mmcyclic.datasets.label_sets import load_label_set, subsample_ground_truth
 
 pytestmark = pytest.mark.slow
 
 
-@HOOKS.register_module(force=True)
-class CrashAtEpochHook(Hook):
-    """Simulates a killed run: raises when the given global epoch starts."""
-
-    def __init__(self, epoch: int):
-        self.epoch = epoch
-
-    def before_train_epoch(self, runner):
-        if runner.epoch == self.epoch:
-            raise KeyboardInterrupt('simulated kill')
+KILL_HOOK = register_kill_hook()
 
 
 def _cfg(data_root, work_dir, seeds, **extra):
@@ -47,7 +36,7 @@ def test_teacher_students_files_and_resume_at_the_killed_student(tiny_synthetic,
 
     work = tmp_path / 'work'
     cfg = _cfg(tiny_synthetic, work, seeds_path, experiment_name='st_crash',
-               custom_hooks=[dict(type='CrashAtEpochHook', epoch=2)])  # student_2 = epoch 2
+               custom_hooks=[dict(type=KILL_HOOK, epoch=2)])  # student_2 = epoch 2
     with pytest.raises(KeyboardInterrupt):
         Runner.from_cfg(cfg).train()
     out = work / 'self_training'

@@ -5,14 +5,13 @@ Example::
     python tools/dataset_converters/consep.py --src /path/to/CoNSeP --out data/consep
 """
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a plain checkout
 
 from mmcyclic.datasets.converters.consep import convert_consep  # noqa: E402
-from mmcyclic.datasets.converters.writer import format_summary  # noqa: E402
+from mmcyclic.datasets.converters.cli import add_patch_arguments, run_conversion  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -22,20 +21,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out', default='data/consep', help='output folder')
     parser.add_argument('--val-seed', type=int, default=0, help='seed of the val image choice')
     parser.add_argument('--num-val', type=int, default=1)
-    parser.add_argument('--patch-size', type=int, default=256)
-    parser.add_argument('--min-area', type=int, default=1)
-    parser.add_argument('--overwrite', action='store_true', help='replace an earlier conversion')
+    add_patch_arguments(parser)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    logging.basicConfig(level=logging.WARNING, format='%(levelname)s: %(message)s')
-    log = convert_consep(args.src, args.out, val_seed=args.val_seed, num_val=args.num_val,
-                         patch_size=args.patch_size, min_area=args.min_area,
-                         overwrite=args.overwrite)
-    print(format_summary(log))
-    print(f'written to {Path(args.out).resolve()}')
+    run_conversion(lambda: convert_consep(
+        args.src, args.out, val_seed=args.val_seed, num_val=args.num_val,
+        patch_size=args.patch_size, min_area=args.min_area, overwrite=args.overwrite), args.out)
 
 
 if __name__ == '__main__':

@@ -6,14 +6,13 @@ Example::
         --out data/mydata [--split-file split.json | --val-fraction 0.2 --test-fraction 0.2]
 """
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a plain checkout
 
 from mmcyclic.datasets.converters.generic import convert_generic  # noqa: E402
-from mmcyclic.datasets.converters.writer import format_summary  # noqa: E402
+from mmcyclic.datasets.converters.cli import add_patch_arguments, run_conversion  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,23 +29,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--val-fraction', type=float, default=0.2)
     parser.add_argument('--test-fraction', type=float, default=0.2)
     parser.add_argument('--seed', type=int, default=0, help='seed of the random split')
-    parser.add_argument('--patch-size', type=int, default=256)
-    parser.add_argument('--min-area', type=int, default=1)
-    parser.add_argument('--overwrite', action='store_true', help='replace an earlier conversion')
+    add_patch_arguments(parser)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    logging.basicConfig(level=logging.WARNING, format='%(levelname)s: %(message)s')
-    log = convert_generic(args.images, args.labels, args.out,
-                          name=args.name or Path(args.out).name, split_file=args.split_file,
-                          val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-                          seed=args.seed, label_suffix=args.label_suffix,
-                          patch_size=args.patch_size, min_area=args.min_area,
-                          overwrite=args.overwrite)
-    print(format_summary(log))
-    print(f'written to {Path(args.out).resolve()}')
+    run_conversion(lambda: convert_generic(
+        args.images, args.labels, args.out, name=args.name or Path(args.out).name,
+        split_file=args.split_file, val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction, seed=args.seed, label_suffix=args.label_suffix,
+        patch_size=args.patch_size, min_area=args.min_area, overwrite=args.overwrite), args.out)
 
 
 if __name__ == '__main__':

@@ -6,14 +6,13 @@ Example::
         --num-train 12 --num-val 4 --num-test 4 --size 256 --seed 0
 """
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a plain checkout
 
 from mmcyclic.datasets.converters.synthetic import convert_synthetic  # noqa: E402
-from mmcyclic.datasets.converters.writer import format_summary  # noqa: E402
+from mmcyclic.datasets.converters.cli import run_conversion  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,11 +31,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    logging.basicConfig(level=logging.WARNING, format='%(levelname)s: %(message)s')
-    log = convert_synthetic(args.out, args.num_train, args.num_val, args.num_test, args.size,
-                            args.seed, args.patch_size, overwrite=args.overwrite)
-    print(format_summary(log))
-    print(f'written to {Path(args.out).resolve()}')
+    run_conversion(lambda: convert_synthetic(
+        args.out, args.num_train, args.num_val, args.num_test, args.size, args.seed,
+        args.patch_size, overwrite=args.overwrite), args.out)
 
 
 if __name__ == '__main__':

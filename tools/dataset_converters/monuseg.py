@@ -6,14 +6,13 @@ Example::
     python tools/dataset_converters/monuseg.py --src ... --out data/monuseg_xml --from-xml
 """
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a plain checkout
 
 from mmcyclic.datasets.converters.monuseg import convert_monuseg  # noqa: E402
-from mmcyclic.datasets.converters.writer import format_summary  # noqa: E402
+from mmcyclic.datasets.converters.cli import add_patch_arguments, run_conversion  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,21 +29,16 @@ def parse_args() -> argparse.Namespace:
                         'if present, else the hard-coded Kumar test ids)')
     parser.add_argument('--val-seed', type=int, default=0, help='seed of the 4 val images')
     parser.add_argument('--num-val', type=int, default=4)
-    parser.add_argument('--patch-size', type=int, default=256)
-    parser.add_argument('--min-area', type=int, default=1)
-    parser.add_argument('--overwrite', action='store_true', help='replace an earlier conversion')
+    add_patch_arguments(parser)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    logging.basicConfig(level=logging.WARNING, format='%(levelname)s: %(message)s')
-    log = convert_monuseg(args.src, args.out, from_xml=args.from_xml, val_seed=args.val_seed,
-                          num_val=args.num_val, splits_file=args.splits,
-                          patch_size=args.patch_size, min_area=args.min_area,
-                          xml_offset=args.xml_offset, overwrite=args.overwrite)
-    print(format_summary(log))
-    print(f'written to {Path(args.out).resolve()}')
+    run_conversion(lambda: convert_monuseg(
+        args.src, args.out, from_xml=args.from_xml, val_seed=args.val_seed,
+        num_val=args.num_val, splits_file=args.splits, patch_size=args.patch_size,
+        min_area=args.min_area, xml_offset=args.xml_offset, overwrite=args.overwrite), args.out)
 
 
 if __name__ == '__main__':
