@@ -112,8 +112,14 @@ class CyclicLoop(BaseLoop):
         self._iter_offset = 0
         self.stop_training = False
         # The Runner asks for a dataloader before run() (schedulers read its
-        # length); the self-training loop of each cycle builds its own.
-        self.dataloader = runner.build_dataloader(copy.deepcopy(dataloader), seed=runner.seed)
+        # length); during a cycle the self-training loop's own is the one hooks see.
+        self._placeholder_loader = runner.build_dataloader(copy.deepcopy(dataloader),
+                                                           seed=runner.seed)
+
+    @property
+    def dataloader(self):
+        """The running phase's dataloader (``DistSamplerSeedHook`` sets its epoch)."""
+        return self._active.dataloader if self._active else self._placeholder_loader
 
     # -- counters read by mmengine's hooks ------------------------------------
     @property

@@ -377,8 +377,14 @@ class SelfTrainingLoop(BaseLoop):
         if self.predict_dataloader_cfg is not None:
             return copy.deepcopy(self.predict_dataloader_cfg)
         cfg = copy.deepcopy(self.runner.cfg.val_dataloader)
-        cfg['dataset']['ann_file'] = self.train_dataloader_cfg['dataset']['ann_file']
-        cfg['dataset']['data_root'] = self.train_dataloader_cfg['dataset'].get('data_root', '')
+        train_dataset = self.train_dataloader_cfg['dataset']
+        cfg['dataset']['ann_file'] = train_dataset['ann_file']
+        cfg['dataset']['data_root'] = train_dataset.get('data_root', '')
+        # Predict on the patches the phases train on (a `indices` budget of the
+        # training set applies), not on a subset chosen for validation.
+        cfg['dataset'].pop('indices', None)
+        if train_dataset.get('indices') is not None:
+            cfg['dataset']['indices'] = train_dataset['indices']
         return cfg
 
     def _unwrapped_model(self) -> torch.nn.Module:

@@ -1,0 +1,14 @@
+# CPU-budget cyclic learning on real MoNuSeg: ResNet-18 at both ends (the classifier of
+# configs/classifier_r18_monu.py), used for the bilateral / unilateral / cycle-1 comparison
+# in docs/results.md. The paper's configuration is configs/cyclic_r50_monu.py.
+_base_ = [
+    './_base_/models/mask_rcnn_r18_fpn.py',
+    './_base_/datasets/monuseg.py',
+    './_base_/schedules/cyclic.py',
+    './_base_/cyclic_runtime.py',
+]
+model = dict(type='LabelSetMaskRCNN')
+train_cfg = dict(classifier=dict(config='classifier_r18_monu.py', cfg_options=dict()))
+# From-scratch backbones within a CPU budget need a larger step than the paper's 1e-3.
+optim_wrapper = dict(optimizer=dict(lr=0.02))
+param_scheduler = [dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=30)]
