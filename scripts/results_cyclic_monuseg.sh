@@ -12,7 +12,7 @@ CONFIG=configs/cyclic_r18_monu.py
 OUT=${OUT:-work_dirs/results_cyclic_monuseg}
 BUDGET=(train_cfg.max_cycles=2 train_cfg.self_training.num_students=1
         train_cfg.self_training.teacher_epochs=2 train_cfg.self_training.student_epochs=2
-        train_cfg.self_training.score_thr=0.3
+        train_cfg.self_training.score_thr=0.1
         train_cfg.classifier.cfg_options.train_cfg.max_epochs=1 train_cfg.seeds.image_scale=0.5
         train_dataloader.dataset.indices=64 val_dataloader.dataset.indices=32)
 
