@@ -9,3 +9,6 @@ _base_ = [
     './_base_/classifier_runtime.py',
 ]
 relevance = dict(_delete_=True, type='AttentionRollout', head_fusion='mean')
+# Rollout is positive everywhere (attention probabilities): evidence is the excess over the
+# map's floor, hence 'minmax' normalisation before the threshold.
+seed_recipe = dict(normalisation='minmax')

@@ -131,8 +131,15 @@ class SelfTrainingLoop(BaseLoop):
         self.summary: Dict[str, Any] = {}
         # The dataloader changes with every phase. The Runner needs one before
         # run() (by-epoch schedulers read its length): the teacher's.
-        teacher_file, _ = self._write_round_files(
-            osp.join(self.out_dir, 'teacher'), 0, load_label_set(seed_file), None)
+        seeds = load_label_set(seed_file)
+        if not seeds.annotations:
+            raise ValueError(
+                f'{seed_file}: the seed set holds no seed on any of its {len(seeds.images)} '
+                'images, so the teacher has nothing to learn from. For front-end seeds: no '
+                'relevance above the threshold passed the area filters; lower the recipe\'s '
+                'threshold or min_area, raise max_area, or train the classifier longer, and look '
+                'at the overlays (seeds keep_relevance=True, tools/extract_seeds.py --report-dir).')
+        teacher_file, _ = self._write_round_files(osp.join(self.out_dir, 'teacher'), 0, seeds, None)
         self.dataloader = self._build_train_dataloader(teacher_file)
 
     # -- the counters mmengine's hooks read ---------------------------------

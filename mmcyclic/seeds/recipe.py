@@ -6,7 +6,9 @@ Steps, each a field of :class:`SeedRecipeConfig`:
    *for* the explained class) and divide it by a scale: ``'max'`` uses the
    maximum, ``'percentile'`` (default) the ``percentile``-th percentile of the
    positive values, which is robust to the few extreme pixels LRP produces
-   at sharp edges. The result is clipped to ``[0, 1]``. An optional Gaussian
+   at sharp edges; ``'minmax'`` first subtracts the map's minimum (for
+   attention rollout, positive everywhere) and then scales as
+   ``'percentile'``. The result is clipped to ``[0, 1]``. An optional Gaussian
    smoothing (``smooth_sigma`` px, 0 = off) is applied to ``R`` first: LRP
    puts relevance on nucleus edges and chromatin texture, and smoothing
    joins the speckles of one nucleus before the threshold.
@@ -33,7 +35,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.morphology import convex_hull_image, disk
 
-NORMALISATIONS = ('percentile', 'max')
+NORMALISATIONS = ('percentile', 'max', 'minmax')
 SELECTIONS = ('random', 'score')
 
 
@@ -126,7 +128,12 @@ class SeedRecipe:
             raise ValueError(f'a relevance map must be 2-D, got shape {relevance.shape}')
         if cfg.smooth_sigma > 0:
             relevance = ndimage.gaussian_filter(relevance, cfg.smooth_sigma)
-        positive = np.clip(np.nan_to_num(relevance, nan=0.0), 0, None)
+        relevance = np.nan_to_num(relevance, nan=0.0)
+        if cfg.normalisation == 'minmax':
+            # Attention rollout is positive everywhere: evidence is the excess over the
+            # map's own floor, not the value itself.
+            relevance = relevance - relevance.min()
+        positive = np.clip(relevance, 0, None)
         values = positive[positive > 0]
         if values.size == 0:
             return np.zeros_like(positive)

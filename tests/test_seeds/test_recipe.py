@@ -104,3 +104,16 @@ def test_score_selection_keeps_the_most_relevant():
     result = SeedRecipe(selection='score', max_seeds=2, normalisation='max', min_area=1)(rel)
     assert result.scores == pytest.approx([1.0, 0.9])  # kept seeds numbered in component order
     assert result.label_map[32, 12] == 1 and result.label_map[72, 12] == 2
+
+
+def test_minmax_normalisation_finds_blobs_on_a_positive_floor():
+    # Rollout-like map: a positive floor everywhere, two brighter blobs.
+    rel = np.full((60, 60), 1.0)
+    _square(rel, 5, 5, 10, 1.2)
+    _square(rel, 30, 40, 8, 1.3)
+    plain = SeedRecipe(min_area=1, max_area=500)(rel)
+    minmax = SeedRecipe(normalisation='minmax', min_area=1, max_area=500)(rel)
+    assert plain.num_seeds == 0  # the whole map is one component above theta, too large
+    assert minmax.num_seeds == 2
+    assert minmax.label_map[10, 10] > 0 and minmax.label_map[33, 43] > 0
+    assert minmax.label_map[50, 10] == 0
