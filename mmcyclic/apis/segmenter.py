@@ -7,11 +7,19 @@ and runs tiled inference (:mod:`mmcyclic.apis.tiling`) on arrays or files;
 Settings come, in this order of precedence, from the constructor's
 arguments, the config's optional block::
 
-    inference = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5)
+    inference = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5,
+                     caps_tile_size=256)
 
 and :data:`DEFAULT_SETTINGS`.
+
+Two things keep the tile size from changing what is found: the model's
+per-image caps (RPN proposals, detections) are scaled with the tile area
+(:func:`scale_test_caps`), and Mask R-CNN-style models paste each mask into
+its box only (:meth:`NucleiSegmenter.predict_tiles`), never at full tile size.
 """
+import copy
 import glob
+import math
 import os
 import sys
 from dataclasses import asdict, dataclass
@@ -27,11 +35,12 @@ from mmengine.registry import init_default_scope
 from mmcyclic.datasets.io import ImageReadError
 from mmcyclic.utils.config import load_config
 from .result import FORMATS, NucleiResult
-from .tiling import Tile, TileCallback, open_image_source, segment_tiled
+from .tiling import Tile, TileCallback, TileInstances, open_image_source, segment_tiled
 
 PathLike = Union[str, os.PathLike]
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
-DEFAULT_SETTINGS = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5)
+DEFAULT_SETTINGS = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5,
+                        caps_tile_size=256)
 
 
 @dataclass(frozen=True)
@@ -44,12 +53,16 @@ class InferenceSettings:
             nucleus diameter so every nucleus is whole in some tile.
         batch_size: Tiles per forward pass.
         score_thr: Instances scoring below this are discarded.
+        caps_tile_size: Tile side that the config's ``test_cfg`` caps (RPN
+            proposals, detections per image) are meant for, usually the training
+            patch size; larger tiles get the caps scaled by their area.
     """
 
     tile_size: int
     overlap: int
     batch_size: int
     score_thr: float
+    caps_tile_size: int = 256
 
     def __post_init__(self) -> None:
         if self.tile_size < 1:
@@ -61,6 +74,8 @@ class InferenceSettings:
             raise ValueError(f'batch_size must be >= 1, got {self.batch_size}')
         if not 0.0 <= self.score_thr <= 1.0:
             raise ValueError(f'score_thr must be in [0, 1], got {self.score_thr}')
+        if self.caps_tile_size < 1:
+            raise ValueError(f'caps_tile_size must be positive, got {self.caps_tile_size}')
 
     @classmethod
     def resolve(cls, cfg: Config, source: str = 'config', **overrides) -> 'InferenceSettings':
@@ -95,6 +110,51 @@ def _drop_low_scores_early(cfg: Config, score_thr: float) -> None:
         rcnn['score_thr'] = max(rcnn['score_thr'], score_thr)
 
 
+def scale_test_caps(cfg: Config, factor: float) -> None:
+    """Multiply the detector's per-image caps by ``factor`` (>= 1) in place.
+
+    A Mask R-CNN config caps each image at ``rpn.nms_pre`` boxes per level,
+    ``rpn.max_per_img`` proposals and ``rcnn.max_per_img`` detections, sized
+    for its training patches; a tile holding ``factor`` times the area holds
+    about ``factor`` times the nuclei and needs as many proposals.
+    """
+    test_cfg = cfg.model.get('test_cfg') or {}
+    for stage, key in (('rpn', 'nms_pre'), ('rpn', 'max_per_img'), ('rcnn', 'max_per_img')):
+        block = test_cfg.get(stage) or {}
+        if key in block and factor > 1:
+            block[key] = int(math.ceil(block[key] * factor))
+
+
+def _paste_into_boxes(roi_head, dets, mask_preds, meta: dict,
+                      score_thr: float) -> TileInstances:
+    """Mask R-CNN masks of one tile, each pasted into its box only.
+
+    Same values as mmdet's ``FCNMaskHead.predict_by_feat`` (which on CPU
+    pastes mask by mask with ``skip_empty=True``), without its ``N x H x W``
+    full-tile array.
+    """
+    from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
+    keep = dets.scores >= score_thr
+    labels, scores, preds = dets.labels[keep], dets.scores[keep], mask_preds[keep]
+    if not roi_head.mask_head.class_agnostic:
+        preds = preds[torch.arange(len(preds)), labels]
+    else:
+        preds = preds[:, 0]
+    probs = preds.sigmoid()[:, None]
+    scale = dets.bboxes.new_tensor(meta['scale_factor']).repeat((1, 2))
+    boxes = dets.bboxes[keep] / scale
+    height, width = meta['ori_shape'][:2]
+    threshold = roi_head.test_cfg.mask_thr_binary
+    crops, origins = [], []
+    for index in range(len(probs)):
+        crop, (rows, cols) = _do_paste_mask(probs[index:index + 1], boxes[index:index + 1],
+                                            height, width, skip_empty=True)
+        crops.append((crop[0] >= threshold).numpy())
+        origins.append((rows.start, cols.start))
+    return TileInstances(crops, np.array(origins, dtype=np.int64).reshape(-1, 2),
+                         scores.numpy().astype(np.float64))
+
+
 class NucleiSegmenter:
     """A trained nuclei detector that segments whole images tile by tile.
 
@@ -107,6 +167,7 @@ class NucleiSegmenter:
         overlap: See :class:`InferenceSettings`.
         batch_size: See :class:`InferenceSettings`.
         score_thr: See :class:`InferenceSettings`.
+        caps_tile_size: See :class:`InferenceSettings`.
 
     Raises:
         mmcyclic.utils.config.ConfigError: the config is missing or broken.
@@ -123,21 +184,24 @@ class NucleiSegmenter:
     def __init__(self, config: Union[PathLike, Config], checkpoint: Optional[PathLike] = None,
                  device: str = 'cpu', tile_size: Optional[int] = None,
                  overlap: Optional[int] = None, batch_size: Optional[int] = None,
-                 score_thr: Optional[float] = None) -> None:
+                 score_thr: Optional[float] = None,
+                 caps_tile_size: Optional[int] = None) -> None:
         from mmdet.apis import init_detector
         from mmdet.utils import get_test_pipeline_cfg
 
         source = str(config) if not isinstance(config, Config) else (config.filename or 'config')
-        cfg = load_config(str(config)) if not isinstance(config, Config) else config.copy()
+        cfg = load_config(str(config)) if not isinstance(config, Config) else copy.deepcopy(config)
         self.settings = InferenceSettings.resolve(cfg, source, tile_size=tile_size,
                                                   overlap=overlap, batch_size=batch_size,
-                                                  score_thr=score_thr)
+                                                  score_thr=score_thr,
+                                                  caps_tile_size=caps_tile_size)
         if checkpoint is not None and not Path(checkpoint).is_file():
             raise FileNotFoundError(f'{checkpoint}: checkpoint not found. Train one with '
                                     'tools/train.py or pass the path of an existing .pth file.')
         if device.startswith('cuda') and not torch.cuda.is_available():
             raise ValueError(f'device {device!r}: no CUDA GPU is available here; use device="cpu"')
         _drop_low_scores_early(cfg, self.settings.score_thr)
+        scale_test_caps(cfg, (self.settings.tile_size / self.settings.caps_tile_size)**2)
         init_default_scope('mmdet')
         self.model = init_detector(cfg, None if checkpoint is None else str(checkpoint),
                                    device=device)
@@ -150,16 +214,18 @@ class NucleiSegmenter:
         pipeline[0] = dict(type='mmdet.LoadImageFromNDArray')
         self._pipeline = Compose(pipeline)
 
-    def predict_tiles(self, tiles: Sequence[Tile]) -> List[Tuple[np.ndarray, np.ndarray]]:
+    def predict_tiles(self, tiles: Sequence[Tile]) -> List[TileInstances]:
         """Run the detector on a batch of tiles.
 
         Args:
             tiles: RGB tiles (all the same size, as :func:`tile_windows` makes them).
 
         Returns:
-            Per tile, ``(masks, scores)``: boolean ``(N, h, w)`` masks in tile
-            coordinates and their ``(N,)`` scores, only instances scoring at
-            least ``settings.score_thr`` (dropped early to keep memory low).
+            Per tile, the instances scoring at least ``settings.score_thr``
+            (dropped early to keep memory low), masks cropped to their boxes in
+            tile coordinates. Mask R-CNN-style models (a ``StandardRoIHead``
+            with an ``FCNMaskHead``) paste each mask into its box only; other
+            models go through ``test_step`` and have their full-tile masks cropped.
         """
         # mmdet pipelines load images with OpenCV (BGR); the data preprocessor's
         # bgr_to_rgb then gives the RGB the model was trained on.
@@ -168,14 +234,44 @@ class NucleiSegmenter:
         batch = dict(inputs=[p['inputs'] for p in packed],
                      data_samples=[p['data_samples'] for p in packed])
         with torch.no_grad():
+            if self._pastes_into_boxes:
+                return self._predict_into_boxes(batch)
             samples = self.model.test_step(batch)
-        outputs = []
-        for sample in samples:
-            instances = sample.pred_instances
-            keep = instances.scores >= self.settings.score_thr
-            outputs.append((instances.masks[keep].cpu().numpy().astype(bool, copy=False),
-                            instances.scores[keep].cpu().numpy()))
-        return outputs
+        thr = self.settings.score_thr
+        return [TileInstances.from_masks(
+            s.pred_instances.masks[s.pred_instances.scores >= thr].cpu().numpy().astype(bool),
+            s.pred_instances.scores[s.pred_instances.scores >= thr].cpu().numpy())
+            for s in samples]
+
+    @property
+    def _pastes_into_boxes(self) -> bool:
+        from mmdet.models.roi_heads import StandardRoIHead
+        from mmdet.models.roi_heads.mask_heads import FCNMaskHead
+        roi_head = getattr(self.model, 'roi_head', None)
+        return (isinstance(roi_head, StandardRoIHead)
+                and isinstance(getattr(roi_head, 'mask_head', None), FCNMaskHead)
+                and getattr(self.model, 'with_rpn', False)
+                # On GPUs mmdet pastes many masks per kernel, which box by box would undo.
+                and next(self.model.parameters()).device.type == 'cpu')
+
+    def _predict_into_boxes(self, batch: dict) -> List[TileInstances]:
+        """``TwoStageDetector.predict`` up to the masks, which go into their boxes."""
+        from mmdet.structures.bbox import bbox2roi
+        model = self.model
+        data = model.data_preprocessor(batch, False)
+        samples = data['data_samples']
+        metas = [sample.metainfo for sample in samples]
+        feats = model.extract_feat(data['inputs'])
+        proposals = model.rpn_head.predict(feats, samples, rescale=False)
+        roi_head = model.roi_head
+        dets = roi_head.predict_bbox(feats, metas, proposals, rcnn_test_cfg=roi_head.test_cfg,
+                                     rescale=False)
+        counts = [len(d) for d in dets]
+        if sum(counts) == 0:
+            return [TileInstances.empty() for _ in dets]
+        mask_preds = roi_head._mask_forward(feats, bbox2roi([d.bboxes for d in dets]))
+        return [_paste_into_boxes(roi_head, det, preds, meta, self.settings.score_thr)
+                for det, preds, meta in zip(dets, mask_preds['mask_preds'].split(counts), metas)]
 
     def segment(self, image: Union[np.ndarray, PathLike],
                 on_tile: Optional[TileCallback] = None) -> NucleiResult:

@@ -17,8 +17,7 @@ from mmcyclic.apis import NucleiResult, NucleiSegmenter, Tile, tile_windows
 from mmcyclic.apis.segmenter import DEFAULT_SETTINGS, InferenceSettings
 from mmcyclic.datasets.io import write_image
 from mmcyclic.datasets.synthetic import generate_synthetic_he
-from mmcyclic.evaluation.stitching import (stitch_predictions_with_scores,
-                                           tile_predictions_from_masks)
+from mmcyclic.evaluation.stitching import stitch_predictions_with_scores
 from mmcyclic.utils.config import ConfigError
 
 
@@ -59,12 +58,18 @@ def test_tiles_reach_the_model_as_mmdet_inference_does(segmenter, image):
     from mmdet.apis import inference_detector
     windows = [(0, 0, 96, 96), (64, 40, 160, 136)]
     tiles = [Tile(image[y0:y1, x0:x1], (y0, x0, y1, x1)) for y0, x0, y1, x1 in windows]
+    assert segmenter._pastes_into_boxes  # masks are pasted into their boxes, not full tiles
     batched = segmenter.predict_tiles(tiles)
-    for tile, (masks, scores) in zip(tiles, batched):
+    for tile, found in zip(tiles, batched):
         reference = inference_detector(segmenter.model, np.ascontiguousarray(tile.image[..., ::-1]))
         keep = reference.pred_instances.scores >= 0.5
-        assert len(scores) > 0 and masks.shape == (len(scores), 96, 96) and masks.dtype == bool
-        np.testing.assert_allclose(scores, reference.pred_instances.scores[keep].numpy(), atol=1e-5)
+        masks = np.zeros((len(found.crops), 96, 96), bool)
+        for mask, crop, (y, x) in zip(masks, found.crops, found.origins):
+            assert crop.dtype == bool
+            mask[y:y + crop.shape[0], x:x + crop.shape[1]] = crop
+        assert len(found.scores) > 0
+        np.testing.assert_allclose(found.scores, reference.pred_instances.scores[keep].numpy(),
+                                   atol=1e-5)
         np.testing.assert_array_equal(masks, reference.pred_instances.masks[keep].numpy())
 
 
@@ -93,8 +98,8 @@ def test_segment_stitches_the_model_instances_in_image_coordinates(recorded):
     assert [window for window, _ in calls] == tile_windows(160, 160, 96, 32)
     assert progress == [(4, 4)]  # one batch of four tiles
     predictions = []
-    for (y0, x0, y1, x1), (masks, scores) in calls:
-        predictions += tile_predictions_from_masks(masks, scores, (x0, y0), (y1 - y0, x1 - x0))
+    for window, found in calls:
+        predictions += found.in_image(window, 0.0)
     labels, scores = stitch_predictions_with_scores(predictions, (160, 160), whole_first=True)
     np.testing.assert_array_equal(result.label_map, labels)
     np.testing.assert_array_equal(result.scores, scores)
@@ -111,3 +116,15 @@ def test_low_scoring_boxes_get_no_mask(segmenter):
     """The detector itself drops boxes under score_thr (the config keeps them down to 0.05)."""
     assert Config.fromfile(R18_CONFIG).model.test_cfg.rcnn.score_thr == 0.05
     assert segmenter.model.roi_head.test_cfg.score_thr == segmenter.settings.score_thr == 0.5
+
+
+def test_caps_grow_with_the_tile_area():
+    """A 512 px tile holds 4x the nuclei of the 256 px patches the config's caps are sized for."""
+    config = Config.fromfile(R18_CONFIG)
+    big = NucleiSegmenter(config, tile_size=512, caps_tile_size=256)
+    rpn, rcnn = config.model.test_cfg.rpn, config.model.test_cfg.rcnn
+    assert big.model.rpn_head.test_cfg.nms_pre == 4 * rpn.nms_pre
+    assert big.model.rpn_head.test_cfg.max_per_img == 4 * rpn.max_per_img
+    assert big.model.roi_head.test_cfg.max_per_img == 4 * rcnn.max_per_img
+    small = NucleiSegmenter(config, tile_size=128, caps_tile_size=256)  # never below the config
+    assert small.model.roi_head.test_cfg.max_per_img == rcnn.max_per_img

@@ -6,19 +6,35 @@ from apis_helpers import GroundTruthDetector, max_extent, same_partition
 from mmcyclic.apis.tiling import ArraySource, segment_tiled, tile_windows
 
 
+@pytest.mark.parametrize('fit', [False, True])
 @pytest.mark.parametrize('shape,tile,overlap', [((512, 512), 256, 64), ((300, 700), 128, 40),
-                                                ((97, 1000), 256, 64), ((1000, 1000), 256, 0)])
-def test_grid_covers_image_with_requested_overlap(shape, tile, overlap):
-    windows = tile_windows(*shape, tile, overlap)
+                                                ((97, 1000), 256, 64), ((1000, 1000), 256, 0),
+                                                ((2000, 2000), 512, 64), ((2000, 777), 1024, 64)])
+def test_grid_covers_image_with_requested_overlap(shape, tile, overlap, fit):
+    windows = tile_windows(*shape, tile, overlap, fit=fit)
     covered = np.zeros(shape, int)
+    sides = {(y1 - y0, x1 - x0) for y0, x0, y1, x1 in windows}
+    assert len(sides) == 1  # one tile shape, so tiles batch without padding
     for y0, x0, y1, x1 in windows:
-        assert y1 - y0 == min(tile, shape[0]) and x1 - x0 == min(tile, shape[1])
         covered[y0:y1, x0:x1] += 1
     assert covered.min() >= 1
     for axis in (0, 1):  # neighbouring tiles along each axis overlap by >= overlap
         starts = sorted({w[axis] for w in windows})
         ends = sorted({w[axis + 2] for w in windows})
         assert all(end - start >= overlap for start, end in zip(starts[1:], ends[:-1]))
+
+
+@pytest.mark.parametrize('length,tile,expected_side', [(2000, 512, 480), (2000, 1024, 736),
+                                                      (1000, 256, 256), (300, 256, 192),
+                                                      (500, 512, 500)])
+def test_fitted_tiles_keep_their_number_and_shrink_to_a_multiple_of_32(length, tile,
+                                                                       expected_side):
+    fitted = tile_windows(length, length, tile, 64)
+    plain = tile_windows(length, length, tile, 64, fit=False)
+    assert len(fitted) == len(plain)
+    side = fitted[0][2] - fitted[0][0]
+    # expected: ceil((length + (n - 1) * 64) / n) rounded up to 32, at most the tile size
+    assert side == expected_side and side <= tile
 
 
 def test_every_object_up_to_overlap_lies_wholly_in_some_tile():

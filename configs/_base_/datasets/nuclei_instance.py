@@ -62,4 +62,4 @@ test_evaluator = dict(type='NucleiMetric', legacy=True)
 
 # Tiled inference on images of any size (mmcyclic.apis.NucleiSegmenter, tools/infer.py):
 # tiles of the training patch size; the overlap must exceed the largest nucleus diameter.
-inference = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5)
+inference = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5, caps_tile_size=256)
