@@ -28,7 +28,6 @@ Prints a markdown report and replaces the ``## Relevance`` section of
 import argparse
 import copy
 import os
-import platform
 import statistics
 import sys
 import time
@@ -47,7 +46,7 @@ from mmcyclic.datasets.io import ImageReadError, read_image  # noqa: E402
 from mmcyclic.relevance import LRP, AttentionRollout, BaseRelevance  # noqa: E402
 from mmcyclic.seeds import SeedRecipe, load_classifier  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import DOC, publish  # noqa: E402
+from benchdoc import DOC, cpu_name, publish  # noqa: E402
 
 IMAGE = ROOT / 'data' / 'monuseg' / 'images' / 'TCGA-18-5592-01Z-00-DX1.png'
 MODELS = {
@@ -130,17 +129,6 @@ def bench_model(name: str, config: str, backbone: dict, kind: str, tiles: torch.
         rows.append({'model': name, 'what': label, 'per_tile': statistics.median(times[label]) / n,
                      'ratio': statistics.median(ratios)})
     return rows
-
-
-def cpu_name() -> str:
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8') as handle:
-            for line in handle:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: write one ``## <title>`` section of docs/benchmarks.md."""
+"""Shared by the benchmarks: the machine's name, and one ``## <title>`` section of docs/benchmarks.md."""
+import platform
 import re
 import sys
 from pathlib import Path
@@ -6,6 +7,18 @@ from pathlib import Path
 from mmcyclic.utils.atomic import atomic_write_bytes
 
 DOC = Path(__file__).resolve().parents[1] / 'docs' / 'benchmarks.md'
+
+
+def cpu_name() -> str:
+    """The CPU model for the report (``/proc/cpuinfo``, else ``platform.processor()``)."""
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as handle:
+            for line in handle:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or 'unknown CPU'
 
 
 def replace_section(doc: str, title: str, body: str) -> str:

@@ -22,6 +22,7 @@ import glob
 import math
 import os
 import sys
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
@@ -155,6 +156,27 @@ def _paste_into_boxes(roi_head, dets, mask_preds, meta: dict,
                          scores.numpy().astype(np.float64))
 
 
+def _load_weights_strictly(model: torch.nn.Module, checkpoint: Path, source: str) -> None:
+    """Load every weight of ``model`` from ``checkpoint`` or say which do not fit.
+
+    mmdet's ``init_detector`` loads non-strictly and only logs missing or
+    reshaped weights, after which the model predicts from random weights; for
+    inference that must be an error.
+    """
+    from mmengine.runner import load_checkpoint
+    try:
+        loaded = load_checkpoint(model, str(checkpoint), map_location='cpu', strict=True,
+                                 logger='silent')
+    except RuntimeError as error:
+        detail = ' '.join(str(error).split())
+        raise ValueError(
+            f'{checkpoint}: its weights do not fit the model of {source} ({detail[:600]}). '
+            'Use the config the checkpoint was trained with.') from None
+    meta = loaded.get('meta', {}) if isinstance(loaded, dict) else {}
+    if 'dataset_meta' in meta:
+        model.dataset_meta = meta['dataset_meta']
+
+
 class NucleiSegmenter:
     """A trained nuclei detector that segments whole images tile by tile.
 
@@ -203,8 +225,13 @@ class NucleiSegmenter:
         _drop_low_scores_early(cfg, self.settings.score_thr)
         scale_test_caps(cfg, (self.settings.tile_size / self.settings.caps_tile_size)**2)
         init_default_scope('mmdet')
-        self.model = init_detector(cfg, None if checkpoint is None else str(checkpoint),
-                                   device=device)
+        with warnings.catch_warnings():
+            # mmdet warns that a model without checkpoint gets COCO class names;
+            # the checkpoint (and its class names) is loaded right below.
+            warnings.filterwarnings('ignore', message='checkpoint is None')
+            self.model = init_detector(cfg, None, device=device)
+        if checkpoint is not None:
+            _load_weights_strictly(self.model, Path(checkpoint), source)
         if not getattr(self.model, 'with_mask', False):
             raise ValueError(f'{source}: this model predicts boxes only; nuclei segmentation '
                              'needs instance masks (a Mask R-CNN-style config)')

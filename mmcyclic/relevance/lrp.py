@@ -10,7 +10,8 @@ module runs LRP on an mmpretrain ``ImageClassifier``:
   the first convolution, z+ on the other convolutions, epsilon on the linear
   head, the Norm rule on average pooling and residual sums); its z+ is computed
   by :class:`~mmcyclic.relevance.rules.NonNegativeZPlus` (same relevance, as
-  those convolutions read ReLU outputs, at half the backward cost);
+  those convolutions read ReLU outputs, with one modified pass instead of two
+  and without the ordinary gradient zennit's hooks compute and discard);
 * the model is canonised for mmpretrain ResNets first
   (:class:`~mmcyclic.relevance.canonizers.MMPretrainResNetCanonizer`);
 * relevance is read at the input pixels and summed over the colour channels.
@@ -54,7 +55,7 @@ class LRP(BaseRelevance):
         fast_zplus: With ``'epsilon_plus_flat'``, use
             :class:`~mmcyclic.relevance.rules.NonNegativeZPlus` for the
             convolutions after the first (identical relevance on ReLU inputs,
-            half the backward cost).
+            at a fraction of the backward cost).
     """
 
     def __init__(self, model: nn.Module, composite: str = 'epsilon_plus_flat',

@@ -177,6 +177,12 @@ class SeedRecipe:
         for index, slices in enumerate(ndimage.find_objects(components), start=1):
             if slices is None:
                 continue
+            # A completed seed lies inside its component's bounding box (the hull
+            # does, and closing with a disk is increasing and leaves a rectangle
+            # unchanged), so a box smaller than min_area cannot pass the filter.
+            if ((slices[0].stop - slices[0].start) * (slices[1].stop - slices[1].start)
+                    < cfg.min_area):
+                continue
             mask = components[slices] == index
             completed = self._complete(mask)
             y0, x0 = slices[0].start - pad, slices[1].start - pad

@@ -128,3 +128,19 @@ def test_caps_grow_with_the_tile_area():
     assert big.model.roi_head.test_cfg.max_per_img == 4 * rcnn.max_per_img
     small = NucleiSegmenter(config, tile_size=128, caps_tile_size=256)  # never below the config
     assert small.model.roi_head.test_cfg.max_per_img == rcnn.max_per_img
+
+
+def test_checkpoint_must_fit_the_model(tmp_path, segmenter):
+    """Weights that do not fit are an error naming the file, not a model predicting noise."""
+    state = {k: v.clone() for k, v in segmenter.model.state_dict().items()}
+    torch.save({'state_dict': state, 'meta': {'dataset_meta': {'classes': ('nucleus', )}}},
+               tmp_path / 'good.pth')
+    loaded = NucleiSegmenter(R18_CONFIG, tmp_path / 'good.pth', tile_size=96, overlap=32)
+    for name, value in loaded.model.state_dict().items():
+        torch.testing.assert_close(value, state[name])
+    assert loaded.model.dataset_meta == {'classes': ('nucleus', )}
+    name = next(k for k in state if k.endswith('downsample.1.weight'))
+    state[name] = state[name].reshape(-1)[:1]  # e.g. a checkpoint of another backbone variant
+    torch.save({'state_dict': state}, tmp_path / 'other.pth')
+    with pytest.raises(ValueError, match=r'other\.pth: its weights do not fit .*size mismatch'):
+        NucleiSegmenter(R18_CONFIG, tmp_path / 'other.pth')

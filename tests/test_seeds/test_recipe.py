@@ -117,3 +117,21 @@ def test_minmax_normalisation_finds_blobs_on_a_positive_floor():
     assert minmax.num_seeds == 2
     assert minmax.label_map[10, 10] > 0 and minmax.label_map[33, 43] > 0
     assert minmax.label_map[50, 10] == 0
+
+
+@pytest.mark.parametrize('hull,radius', [(True, 2), (False, 2), (True, 0), (True, 4)])
+def test_completed_seed_stays_in_its_component_box(hull, radius):
+    """The recipe skips components whose box is under min_area; that is exact only because
+    hull + closing never leave the box. Checked on every component of noisy maps."""
+    from scipy import ndimage
+    rng = np.random.default_rng(0)
+    recipe = SeedRecipe(convex_hull=hull, closing_radius=radius)
+    for _ in range(3):
+        relevance = ndimage.gaussian_filter(rng.normal(size=(96, 96)), 1.0)
+        components, _ = ndimage.label(recipe.normalise(relevance) > 0.35)
+        for index, slices in enumerate(ndimage.find_objects(components), start=1):
+            completed = recipe._complete(components[slices] == index)
+            pad = radius + 1
+            outside = completed.copy()
+            outside[pad:completed.shape[0] - pad, pad:completed.shape[1] - pad] = False
+            assert not outside.any()
