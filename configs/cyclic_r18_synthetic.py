@@ -1,5 +1,5 @@
 # The embedded demo (make demo): two cycles of cyclic learning on generated H&E with
-# ResNet-18 at both ends, within ~15 minutes on 2 CPU cores.
+# ResNet-18 at both ends, about 10 minutes on 2 CPU cores (docs/results.md).
 _base_ = [
     './_base_/models/mask_rcnn_r18_fpn.py',
     './_base_/datasets/synthetic.py',

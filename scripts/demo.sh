@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The embedded demo: generate synthetic H&E with known nuclei and simulated tile labels,
 # run two cycles of cyclic learning (ResNet-18 classifier <-> ResNet-18 Mask R-CNN),
-# test the best student on held-out images and draw the result. ~15 min on 2 CPU cores.
+# test the best student on held-out images and draw the result. ~10 min on 2 CPU cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
