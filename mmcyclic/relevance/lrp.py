@@ -50,6 +50,10 @@ class LRP(BaseRelevance):
             Composites with a box rule (``'epsilon_gamma_box'``) get ``low`` and
             ``high`` from the data preprocessor (pixel range 0..255) unless given.
         target: Class explained, an index or ``'pred'``.
+        difference: Explain the target logit minus the mean of the other logits
+            (for two classes: positive minus negative) instead of the target
+            logit alone, so evidence the classifier also counts for "no
+            nucleus" (e.g. stroma texture) cancels out.
         canonize: Apply the mmpretrain ResNet canonizers (keep True for
             ResNets; the residual sums break conservation without them).
         fast_zplus: With ``'epsilon_plus_flat'``, use
@@ -60,8 +64,10 @@ class LRP(BaseRelevance):
 
     def __init__(self, model: nn.Module, composite: str = 'epsilon_plus_flat',
                  composite_kwargs: Optional[Dict[str, Any]] = None, target: Target = 1,
-                 canonize: bool = True, fast_zplus: bool = True) -> None:
+                 canonize: bool = True, fast_zplus: bool = True,
+                 difference: bool = False) -> None:
         super().__init__(model, target)
+        self.difference = difference
         if composite not in COMPOSITES:
             raise KeyError(f'unknown zennit composite "{composite}"; choose one of '
                            f'{sorted(COMPOSITES)}')
@@ -97,12 +103,18 @@ class LRP(BaseRelevance):
         inputs = inputs.detach().requires_grad_(True)
         with torch.enable_grad():
             logits = self.logits(inputs)
-            onehot = torch.zeros_like(logits)
-            onehot[torch.arange(len(logits)), self.targets(logits)] = 1.0
+            weights = torch.zeros_like(logits)
+            if self.difference:
+                weights -= 1.0 / max(logits.shape[1] - 1, 1)
+                weights[torch.arange(len(logits)), self.targets(logits)] = 1.0
+            else:
+                weights[torch.arange(len(logits)), self.targets(logits)] = 1.0
             # zennit convention: the gradient fed at the output is the initial
-            # relevance, here the explained logit itself.
+            # relevance of each logit. Feeding z_k * c_k makes the linear head pass
+            # down sum_k c_k * (contribution to z_k): the relevance of the
+            # explained combination (the target logit, or its difference).
             (relevance, ) = torch.autograd.grad(logits, inputs,
-                                                grad_outputs=logits.detach() * onehot)
+                                                grad_outputs=logits.detach() * weights)
         return relevance.sum(dim=1).detach()
 
     def explain(self, tiles: torch.Tensor) -> Dict[str, Union[torch.Tensor, Any]]:

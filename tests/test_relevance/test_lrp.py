@@ -98,3 +98,17 @@ def test_fast_zplus_equals_zennit_zplus(make_classifier):
     fast = LRP(model).explain(tiles)['relevance']
     reference = LRP(model, fast_zplus=False).explain(tiles)['relevance']
     torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-6 * reference.abs().max())
+
+
+def test_difference_conserves_the_logit_difference(resnet18):
+    """difference=True explains z_pos - z_neg: without biases the input relevance sums to it,
+    and it is the positive map minus the negative one (LRP is linear in the output weights)."""
+    kwargs = dict(composite_kwargs=dict(zero_params=['bias']))
+    tiles = _tiles()
+    out = LRP(resnet18, difference=True, **kwargs).explain(tiles)
+    difference = out['logits'][:, 1] - out['logits'][:, 0]
+    torch.testing.assert_close(out['relevance'].sum(dim=(1, 2)), difference, rtol=1e-3, atol=1e-5)
+    positive = LRP(resnet18, target=1, **kwargs).explain(tiles)['relevance']
+    negative = LRP(resnet18, target=0, **kwargs).explain(tiles)['relevance']
+    scale = positive.abs().max()
+    torch.testing.assert_close(out['relevance'], positive - negative, rtol=1e-3, atol=1e-4 * scale)
