@@ -6,17 +6,12 @@ _base_ = [
     './_base_/datasets/monuseg.py',
     './_base_/schedules/cyclic.py',
     './_base_/cyclic_runtime.py',
+    './_base_/weak_supervision.py',
 ]
-# Pseudo labels are sparse: nuclei without a seed are negatives in training, which pulls
-# every nucleus' score down. Score every detection mmdet keeps (its rcnn score_thr, 0.05)
-# instead of the fully-supervised configs' 0.5, and sample as few negatives as the
-# authors' code (64 RPN anchors, 128 RoIs with 33 % positives per image; mmdet: 256/512).
-val_evaluator = dict(score_thr=0.05)
-test_evaluator = dict(score_thr=0.05)
-model = dict(
-    type='LabelSetMaskRCNN',
-    train_cfg=dict(rpn=dict(sampler=dict(num=64)),
-                   rcnn=dict(sampler=dict(num=128, pos_fraction=0.33))))
+# Pseudo-label settings (score threshold, LabelSetMaskRCNN, sampler sizes): see the file.
+model = _base_.label_set_model
+val_evaluator = _base_.sparse_label_evaluator
+test_evaluator = _base_.sparse_label_evaluator
 train_cfg = dict(classifier=dict(config='classifier_r18_monu.py', cfg_options=dict()))
 # From-scratch backbones within a CPU budget need a larger step than the paper's 1e-3.
 optim_wrapper = dict(optimizer=dict(lr=0.02))

@@ -1,0 +1,17 @@
+# Settings for detectors trained on pseudo labels (seed sets, self-training, the cycle).
+# A top-level config takes them by reference, so the backbone stays its own choice:
+#   _base_ = [<model>, <dataset>, <schedule>, <runtime>, './_base_/weak_supervision.py']
+#   model = _base_.label_set_model
+#   val_evaluator = _base_.sparse_label_evaluator
+#   test_evaluator = _base_.sparse_label_evaluator
+# Pseudo labels are sparse: nuclei without a seed are negatives in training, which pulls
+# every nucleus' score down. Score every detection mmdet keeps (its rcnn score_thr, 0.05)
+# instead of the fully-supervised configs' 0.5, and sample as few negatives as the
+# authors' code (64 RPN anchors, 128 RoIs with 33 % positives per image; mmdet: 256/512).
+# The detector takes α·L(M) + (1−α)·L(M′) with one backbone pass (LabelSetMaskRCNN).
+sparse_label_evaluator = dict(score_thr=0.05)
+label_set_model = dict(
+    type='LabelSetMaskRCNN',
+    label_set_weights=(0.66, 0.34),  # α, 1 − α of Eq. (2); the loops set each phase's own
+    train_cfg=dict(rpn=dict(sampler=dict(num=64)),
+                   rcnn=dict(sampler=dict(num=128, pos_fraction=0.33))))
