@@ -144,3 +144,22 @@ def test_checkpoint_must_fit_the_model(tmp_path, segmenter):
     torch.save({'state_dict': state}, tmp_path / 'other.pth')
     with pytest.raises(ValueError, match=r'other\.pth: its weights do not fit .*size mismatch'):
         NucleiSegmenter(R18_CONFIG, tmp_path / 'other.pth')
+
+
+def test_models_without_box_pasting_give_the_same_instances(segmenter, image, monkeypatch):
+    """Other instance models (e.g. later HoVer-Net heads) go through test_step and full-tile
+    masks; for Mask R-CNN both paths must return the same crops, origins and scores."""
+    tiles = [Tile(image[:96, :96], (0, 0, 96, 96)), Tile(image[64:, 64:], (64, 64, 160, 160))]
+    pasted = segmenter.predict_tiles(tiles)
+    monkeypatch.setattr(type(segmenter), '_pastes_into_boxes', property(lambda self: False))
+    generic = segmenter.predict_tiles(tiles)
+    for fast, slow in zip(pasted, generic):
+        nonempty = [i for i, crop in enumerate(fast.crops) if crop.any()]
+        assert len(nonempty) == len(slow.crops) > 0
+        for i, crop, origin in zip(nonempty, slow.crops, slow.origins):
+            # the box crop may have empty margins; compare the occupied part
+            rows, cols = np.nonzero(fast.crops[i])
+            np.testing.assert_array_equal(
+                fast.crops[i][rows.min():rows.max() + 1, cols.min():cols.max() + 1], crop)
+            np.testing.assert_array_equal(fast.origins[i] + (rows.min(), cols.min()), origin)
+        np.testing.assert_allclose(fast.scores[nonempty], slow.scores, atol=1e-6)
