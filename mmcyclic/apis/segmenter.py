@@ -264,11 +264,14 @@ class NucleiSegmenter:
             if self._pastes_into_boxes:
                 return self._predict_into_boxes(batch)
             samples = self.model.test_step(batch)
-        thr = self.settings.score_thr
-        return [TileInstances.from_masks(
-            s.pred_instances.masks[s.pred_instances.scores >= thr].cpu().numpy().astype(bool),
-            s.pred_instances.scores[s.pred_instances.scores >= thr].cpu().numpy())
-            for s in samples]
+        outputs = []
+        for sample in samples:
+            instances = sample.pred_instances
+            keep = instances.scores >= self.settings.score_thr
+            outputs.append(TileInstances.from_masks(
+                instances.masks[keep].cpu().numpy().astype(bool, copy=False),
+                instances.scores[keep].cpu().numpy()))
+        return outputs
 
     @property
     def _pastes_into_boxes(self) -> bool:

@@ -106,9 +106,7 @@ class LRP(BaseRelevance):
             weights = torch.zeros_like(logits)
             if self.difference:
                 weights -= 1.0 / max(logits.shape[1] - 1, 1)
-                weights[torch.arange(len(logits)), self.targets(logits)] = 1.0
-            else:
-                weights[torch.arange(len(logits)), self.targets(logits)] = 1.0
+            weights[torch.arange(len(logits)), self.targets(logits)] = 1.0
             # zennit convention: the gradient fed at the output is the initial
             # relevance of each logit. Feeding z_k * c_k makes the linear head pass
             # down sum_k c_k * (contribution to z_k): the relevance of the
