@@ -1,7 +1,23 @@
 """Helpers shared by the tests (a module of its own: every test folder has a conftest)."""
+import os
+import socket
+import sys
 from pathlib import Path
+from typing import Dict
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def dist_launch_env() -> Dict[str, str]:
+    """Environment for tools/dist_train.sh: this Python and a port nothing listens on.
+
+    The port comes from the OS (bind to port 0) rather than from a formula, so
+    two launches, or another job on the machine, never share a rendezvous port.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    return dict(os.environ, PYTHON=sys.executable, PORT=str(port))
 
 
 def small_detector_cfg(data_root: Path, work_dir: Path, **train_cfg):

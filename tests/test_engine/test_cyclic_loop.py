@@ -1,8 +1,6 @@
 """CyclicLoop end to end on tiny synthetic data: layout, weight sharing, resume, 2 processes."""
 import json
-import os
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -10,7 +8,8 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
 import mmcyclic  # noqa: F401
-from cyclic_test_utils import register_kill_hook, REPO, simulated_tiles, small_cyclic_cfg
+from cyclic_test_utils import (REPO, dist_launch_env, register_kill_hook, simulated_tiles,
+                               small_cyclic_cfg)
 from mmcyclic.seeds import read_seed_set
 
 pytestmark = pytest.mark.slow
@@ -125,7 +124,7 @@ def test_two_processes_share_seeds_and_match_one_process(tiny_synthetic, tiles, 
     cfg.train_dataloader.batch_size = 1
     config = tmp_path / 'cyclic_two_proc.py'
     cfg.dump(str(config))
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(29600 + os.getpid() % 1000))
+    env = dist_launch_env()
     proc = subprocess.run(['bash', 'tools/dist_train.sh', str(config), '2'], cwd=REPO,
                           capture_output=True, text=True, timeout=900, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from cyclic_test_utils import REPO
+from cyclic_test_utils import REPO, dist_launch_env
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +55,7 @@ def test_config_key_typo_names_the_file():
 
 
 def test_dist_train_two_cpu_processes(tiny_synthetic, tmp_path):
-    import os
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(29500 + os.getpid() % 1000))
+    env = dist_launch_env()
     work = tmp_path / 'dist'
     proc = subprocess.run(['bash', 'tools/dist_train.sh', 'configs/mask_rcnn_r18_synthetic.py', '2',
                            '--work-dir', str(work), '--cfg-options', *_options(tiny_synthetic, 1)],
