@@ -6,6 +6,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
+from mmcyclic.engine.cpu_distributed import shut_down_distributed
 from mmcyclic.utils.config import add_runner_arguments, config_from_args
 
 
@@ -38,6 +39,7 @@ def main() -> None:
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
+    shut_down_distributed()
 
 
 if __name__ == '__main__':

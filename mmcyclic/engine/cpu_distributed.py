@@ -44,3 +44,16 @@ def setup_cpu_distributed(cfg) -> bool:
         torch_dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
                                       world_size=int(os.environ['WORLD_SIZE']))
     return True
+
+
+def shut_down_distributed() -> None:
+    """Wait for every rank, then destroy the process group (no-op when not distributed).
+
+    Without this, a rank that finishes first tears gloo down during interpreter
+    shutdown while its peers still talk to it; under load that aborts the rank
+    ("terminate called without an active exception") after a successful run.
+    Call it only after the work succeeded: a rank that raised must not wait here.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
