@@ -14,10 +14,14 @@ def dist_launch_env() -> Dict[str, str]:
     The port comes from the OS (bind to port 0) rather than from a formula, so
     two launches, or another job on the machine, never share a rendezvous port.
     """
+    return dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(('127.0.0.1', 0))
-        port = probe.getsockname()[1]
-    return dict(os.environ, PYTHON=sys.executable, PORT=str(port))
+        return probe.getsockname()[1]
 
 
 def small_detector_cfg(data_root: Path, work_dir: Path, **train_cfg):
