@@ -50,6 +50,8 @@ if importlib.util.find_spec('mmcyclic') is None:
 
 from benchdoc import DOC, cpu_name, publish  # noqa: E402
 
+from mmcyclic.evaluation.stitching import Window  # noqa: E402
+
 CONFIG = ROOT / 'configs' / 'mask_rcnn_r18_synthetic.py'
 DEMO_CHECKPOINT = ROOT / 'work_dirs' / 'demo_try' / 'epoch_12.pth'
 MONUSEG = ROOT.parent / 'shared' / 'data' / 'monuseg' / 'train'
@@ -186,13 +188,11 @@ def report(args: argparse.Namespace, rows: List[Dict], load: List[float], num_gt
         '| Δ peak (MB) | nuclei found | PQ vs GT | AJI vs GT |',
         '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ]
-    from mmcyclic.apis import tile_windows
     for row in rows:
         size, tile_size = row['size'], row['tile_size']
-        side = tile_size or size
-        windows = tile_windows(size, size, side, min(args.overlap, side - 1))
+        windows = row_windows(row, args.overlap)
         pixels = sum((y1 - y0) * (x1 - x0) for y0, x0, y1, x1 in windows) / size**2
-        tiles = f'{len(windows)} × {fitted_side(row, args.overlap)} px ({pixels:.2f}×)'
+        tiles = f'{len(windows)} × {fitted_side(windows)} px ({pixels:.2f}×)'
         if 'times' not in row:
             lines.append(f'| {size} | {mode(tile_size)} | {tiles} | failed: {row["error"]} '
                          '| | | | | | | | |')
@@ -210,11 +210,16 @@ def report(args: argparse.Namespace, rows: List[Dict], load: List[float], num_gt
     return '\n'.join(lines + [''] + targets(args, rows))
 
 
-def fitted_side(row: Dict, overlap: int) -> int:
-    """Side of the tiles the segmenter cuts for this row (the grid is fitted to the image)."""
+def row_windows(row: Dict, overlap: int) -> List[Window]:
+    """The tiles the segmenter cuts for this row (untiled: one tile; the grid is fitted)."""
     from mmcyclic.apis import tile_windows
     side = row['tile_size'] or row['size']
-    y0, _, y1, _ = tile_windows(row['size'], row['size'], side, min(overlap, side - 1))[0]
+    return tile_windows(row['size'], row['size'], side, min(overlap, side - 1))
+
+
+def fitted_side(windows: List[Window]) -> int:
+    """Side of the (square, equal) tiles of a fitted grid."""
+    y0, _, y1, _ = windows[0]
     return y1 - y0
 
 
@@ -223,9 +228,9 @@ def targets(args: argparse.Namespace, rows: List[Dict]) -> List[str]:
     from mmengine.config import Config
     test_cfg = Config.fromfile(args.config).model.test_cfg
     done = [r for r in rows if 'times' in r]
-    untiled_sizes = [r['size'] for r in done if r['tile_size'] == 0]
-    largest = max(untiled_sizes, default=None)  # where the time target is judged
-    untiled = next((r for r in done if r['size'] == largest and r['tile_size'] == 0), None)
+    # The time target is judged at the largest size that has an untiled row.
+    untiled = max((r for r in done if r['tile_size'] == 0), key=lambda r: r['size'], default=None)
+    largest = untiled['size'] if untiled else None
     lines = ['Targets (tiles column: tile count × fitted tile side, and pixels processed per '
              'image pixel):']
     for tile_size in args.tile_sizes:
@@ -233,7 +238,7 @@ def targets(args: argparse.Namespace, rows: List[Dict]) -> List[str]:
         if not mine:
             continue
         growth = [f'{r["peak_mb"] - r["base_mb"]:.0f}' for r in mine]
-        sides = [fitted_side(r, args.overlap) for r in mine]
+        sides = [fitted_side(row_windows(r, args.overlap)) for r in mine]
         # Memory is bounded by the tile, so compare sizes cut into the same tile side.
         same = [r for r, side in zip(mine, sides) if side == sides[-1]]
         deltas = [r['peak_mb'] - r['base_mb'] for r in same]

@@ -16,7 +16,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from mmcyclic.datasets.io import read_label_map
+from mmcyclic.datasets.io import LABEL_SUFFIXES, read_label_map
 from mmcyclic.seeds.quality import seed_quality, summarise_quality
 from mmcyclic.seeds.recipe import SeedRecipe
 from mmcyclic.utils.atomic import atomic_write_json
@@ -35,13 +35,14 @@ def parse_args() -> argparse.Namespace:
 
 
 def _label_path(labels_dir: Path, name: str) -> Path:
-    for suffix in ('.png', '.tif', '.tiff', '.npy'):
+    for suffix in LABEL_SUFFIXES:
         if (labels_dir / (name + suffix)).is_file():
             return labels_dir / (name + suffix)
-    raise FileNotFoundError(f'{labels_dir}: no label map for {name} (.png/.tif/.npy)')
+    raise FileNotFoundError(f'{labels_dir}: no label map for {name} ({"/".join(LABEL_SUFFIXES)})')
 
 
-def _precision(recipe: Dict, names: List[str], maps: Dict, labels: Dict) -> Dict:
+def _seed_quality(recipe: Dict, names: List[str], maps: Dict, labels: Dict) -> Dict:
+    """Seed quality of ``recipe`` summed over ``names`` (precision, recall, ...)."""
     make_seeds = SeedRecipe(**recipe)
     per_image = {n: seed_quality(make_seeds(maps[n], key=n).label_map, labels[n]) for n in names}
     return summarise_quality(per_image)
@@ -58,12 +59,12 @@ def main() -> None:
     settings = [dict(zip(GRID, values)) for values in itertools.product(*GRID.values())]
     results = []
     for setting in settings:
-        results.append(dict(recipe=setting, tune=_precision(setting, tune, maps, labels)))
+        results.append(dict(recipe=setting, tune=_seed_quality(setting, tune, maps, labels)))
         print(f"{setting}: tuning precision {results[-1]['tune']['precision']:.3f}", flush=True)
     best = max(results, key=lambda r: r['tune']['precision'])
-    best['held_out'] = _precision(best['recipe'], held_out, maps, labels)
-    references = {name: dict(recipe=recipe, tune=_precision(recipe, tune, maps, labels),
-                             held_out=_precision(recipe, held_out, maps, labels))
+    best['held_out'] = _seed_quality(best['recipe'], held_out, maps, labels)
+    references = {name: dict(recipe=recipe, tune=_seed_quality(recipe, tune, maps, labels),
+                             held_out=_seed_quality(recipe, held_out, maps, labels))
                   for name, recipe in (('paper recipe', PAPER_RECIPE),
                                        ('paper recipe, score selection',
                                         dict(PAPER_RECIPE, selection='score')))}

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from mmcyclic.datasets.io import read_image, read_label_map
+from mmcyclic.datasets.io import LABEL_SUFFIXES, read_image, read_label_map
 
 from .monuseg_xml import xml_to_label_map
 from .splits import seeded_choice
@@ -36,7 +36,6 @@ KUMAR_TEST_IDS = (
     'TCGA-NH-A8F7-01A-01-TS1', 'TCGA-RD-A8N9-01A-01-TS1')
 NUM_VAL = 4
 IMAGE_SUFFIXES = ('.tif', '.tiff', '.png')
-LABEL_SUFFIXES = ('.png', '.tif', '.tiff', '.npy')
 
 
 def _first_dir(src: Path, candidates: Sequence[str]) -> Optional[Path]:
