@@ -36,6 +36,9 @@ def build(model_type: str, depth: int):
     cfg.type = model_type
     if model_type == 'LabelSetMaskRCNN':
         cfg.label_set_weights = (0.66, 0.34)
+        # The default rule: each set ignores the other set's instances as negatives.
+        cfg.train_cfg.rpn.assigner.type = 'MaxIoUAssignerWithIgnoredInstances'
+        cfg.train_cfg.rcnn.assigner.type = 'MaxIoUAssignerWithIgnoredInstances'
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.init_weights()

@@ -1,5 +1,5 @@
 # CPU-budget cyclic learning on real MoNuSeg: ResNet-18 at both ends (the classifier of
-# configs/classifier_r18_monu.py), used for the bilateral / unilateral / cycle-1 comparison
+# configs/classifier_r18_monu.py), used for the bilateral / unilateral / seeds_only comparison
 # in docs/results.md. The paper's configuration is configs/cyclic_r50_monu.py.
 _base_ = [
     './_base_/models/mask_rcnn_r18_fpn.py',

@@ -24,6 +24,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def as_label_set_model(model_cfg):
+    """``model_cfg`` (a Mask R-CNN config) merged with the weak configs' ``label_set_model``."""
+    from mmengine.config import Config
+    weak = Config.fromfile(str(REPO / 'configs' / '_base_' / 'weak_supervision.py'))
+    merged = Config(dict(model=model_cfg))
+    merged.merge_from_dict(dict(model=weak.label_set_model))
+    return merged.model
+
+
 def small_detector_cfg(data_root: Path, work_dir: Path, **train_cfg):
     """The R18 synthetic config shrunk for tests (64 px crops, few proposals)."""
     from mmengine.config import Config
@@ -57,7 +66,7 @@ def small_cyclic_cfg(data_root: Path, tiles: Path, work_dir: Path, *, classifier
     from mmengine.config import Config
     cfg = small_detector_cfg(data_root, work_dir)
     cyclic = Config.fromfile(str(REPO / 'configs' / 'cyclic_r18_synthetic.py'))
-    cfg.model.type = 'LabelSetMaskRCNN'
+    cfg.model = as_label_set_model(cfg.model)
     cfg.optim_wrapper = cyclic.optim_wrapper
     cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5)]
     cfg.default_hooks.checkpoint = cyclic.default_hooks.checkpoint

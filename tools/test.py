@@ -3,11 +3,14 @@ import argparse
 import os.path as osp
 import sys
 
+import numpy as np
+from mmengine.dist import get_rank
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
 from mmcyclic.engine.cpu_distributed import shut_down_distributed
+from mmcyclic.utils.atomic import atomic_write_json
 from mmcyclic.utils.config import add_runner_arguments, config_from_args
 
 
@@ -15,7 +18,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) an mmcyclic model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out-dir', help='also write per-image CSV and stitched label maps here')
+    parser.add_argument('--out-dir', help='also write metrics.json, the per-image CSV and the '
+                        'stitched label maps here')
     parser.add_argument('--show-dir', help='draw predictions into this dir (under work_dir)')
     add_runner_arguments(parser)
     return parser.parse_args()
@@ -35,7 +39,11 @@ def main() -> None:
         cfg.default_hooks.visualization.test_out_dir = args.show_dir
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.test()
+    metrics = runner.test()
+    if args.out_dir and get_rank() == 0:
+        atomic_write_json(osp.join(args.out_dir, 'metrics.json'),
+                          {k: float(v) for k, v in metrics.items()
+                           if isinstance(v, (int, float, np.floating))}, indent=1)
     shut_down_distributed()
 
 

@@ -157,6 +157,34 @@ def _rle(ann: Dict[str, Any]) -> Dict[str, Any]:
     return {'size': seg['size'], 'counts': counts.encode('ascii') if isinstance(counts, str) else counts}
 
 
+def select_patches(patch_coco: Dict[str, Any],
+                   indices: Union[int, Sequence[int], None]) -> Dict[str, Any]:
+    """The patch-level COCO dict restricted to ``indices`` of its images, in file order.
+
+    ``indices`` has the meaning of mmengine's ``BaseDataset(indices=...)``: an
+    int ``n`` keeps the first ``n`` images (the last ``-n`` when negative), a
+    sequence keeps those positions, None keeps all. Unlike the dataset
+    argument it applies to the file as written, before any filtering, so the
+    same patches are chosen whatever labels a phase carries.
+
+    Raises:
+        ValueError: a position is out of range.
+    """
+    images = list(patch_coco['images'])
+    if indices is None:
+        chosen = images
+    elif isinstance(indices, int):
+        chosen = images[:indices] if indices >= 0 else images[indices:]
+    else:
+        bad = [i for i in indices if not -len(images) <= i < len(images)]
+        if bad:
+            raise ValueError(f'indices {bad[:5]} are out of range for {len(images)} patches')
+        chosen = [images[i] for i in indices]
+    ids = {img['id'] for img in chosen}
+    return dict(patch_coco, images=chosen,
+                annotations=[a for a in patch_coco.get('annotations', []) if a['image_id'] in ids])
+
+
 def patch_training_coco(patch_coco: Dict[str, Any], label_sets: Sequence[LabelSet],
                         set_names: Sequence[str], min_area: int = 4) -> Dict[str, Any]:
     """Cut whole-image label sets into the patches of a patch-level COCO dict.

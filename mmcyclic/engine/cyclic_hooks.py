@@ -7,7 +7,6 @@ cyclic loop's own: ``after_seed_extraction`` and ``after_cycle``.
 """
 import math
 import os.path as osp
-import shutil
 from typing import Any, Dict, List, Optional
 
 from mmengine.dist import master_only
@@ -16,7 +15,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import set_random_seed
 
 from mmcyclic.seeds import seed_quality_report
-from mmcyclic.utils.atomic import atomic_write_json
+from mmcyclic.utils.atomic import atomic_copy, atomic_write_json
 from mmcyclic.utils.figures import pyplot, save_figure
 from .self_training_loop import _read_json
 
@@ -76,10 +75,8 @@ class CyclicBestStudentHook(Hook):
         if previous.get('checkpoint') == best['best_checkpoint']:
             return
         target = osp.join(runner.work_dir, 'best_student.pth')
-        tmp = target + '.tmp'
-        shutil.copyfile(best['best_checkpoint'], tmp)
-        shutil.move(tmp, target)
-        atomic_write_json(pointer, dict(cycle=best['cycle'], student=best['selected'],
+        atomic_copy(best['best_checkpoint'], target)
+        atomic_write_json(pointer, dict(cycle=best['cycle'], selected=best['selected'],
                                         checkpoint=best['best_checkpoint'],
                                         val_pixel_dice=best.get('val_pixel_dice')), indent=1)
         runner.logger.info(f'cyclic: best student so far: cycle {best["cycle"]} '
@@ -114,8 +111,10 @@ def cyclic_summary(records: List[Dict[str, Any]], work_dir: str) -> Dict[str, An
             classifier_f1=_number(record['classifier'].get('f1-score')),
             seeds=record['seeds'].get('num_seeds'), seed_source=record['seeds'].get('source'),
             seed_precision=_number(quality.get('precision')),
-            seed_recall=_number(quality.get('recall')), seed_mean_iou=_number(quality.get('mean_iou')), selected=record['selected'],
-            selected_by=record['selected_by'], best_checkpoint=record['best_checkpoint'],
+            seed_recall=_number(quality.get('recall')),
+            seed_mean_iou=_number(quality.get('mean_iou')), selected=record['selected'],
+            selected_by=record['selected_by'], selection_scores=record.get('selection_scores'),
+            best_checkpoint=record['best_checkpoint'], hand_back=record.get('hand_back'),
             **{k: selected.get(k) for k, _ in STUDENT_METRICS}, phases=phases))
     scored = [c for c in cycles if _finite(c['dice'])]
     best = max(scored, key=lambda c: c['dice']) if scored else None
@@ -163,7 +162,7 @@ def save_summary_plot(summary: Dict[str, Any], path: str) -> None:
         axis.set_title(title)
         axis.legend(fontsize=8)
     left.set_ylim(0, 1)
-    fig.suptitle('cyclic learning: every phase of every cycle (grey = selected student)')
+    fig.suptitle('cyclic learning: every phase of every cycle (grey = selected model)')
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
 

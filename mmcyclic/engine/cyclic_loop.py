@@ -1,29 +1,45 @@
 """Cyclic learning (paper §III-C, Fig. 1) as an MMEngine train loop.
 
-One cycle ``i`` is three units, each finished unit recorded in
-``<work_dir>/cyclic_state.json`` so that ``--resume`` continues after the last
-one (and, inside a unit, after the last classifier epoch or self-training
-phase):
+One cycle ``i`` is four units, read like Fig. 1 in :meth:`CyclicLoop._run_cycle`;
+each finished unit is recorded in ``<work_dir>/cyclic_state.json`` so that
+``--resume`` continues after the last one (and, inside a unit, after the last
+classifier epoch or self-training phase):
 
 1. **classifier** — the mmpretrain classifier f^C is trained by a child
    Runner in ``cycle_i/classifier/``. Cycle 1 starts from the classifier
-   config's own initialisation; cycle ``i > 1`` from cycle ``i-1``'s
-   classifier, whose backbone is replaced by the backbone of cycle ``i-1``'s
-   best student when ``mode='bilateral'`` (``cycle_i/classifier/init.pth``).
-   With ``mode='unilateral'`` nothing flows back: the classifier just goes on
-   training (the paper's ablation, Table IV).
+   config's own initialisation; cycle ``i > 1`` from what cycle ``i-1`` handed
+   back (unit 4).
 2. **seeds** — fresh seeds from f^C's relevance maps on the whole training
    images (``cycle_i/seeds.json``); back-end predictions are not carried
    over. ``seeds.source='ground_truth'`` uses K ground-truth nuclei per image
    instead (Table V, uses pixel labels).
-3. **self_training** — :class:`SelfTrainingLoop` in ``cycle_i/`` with the
-   teacher and every student initialised from f^C's backbone; its selected
-   student (``cycle_i/best_student.pth``) is the cycle's result.
+3. **self_training** — :class:`SelfTrainingLoop` in ``cycle_i/``; its best
+   model (teacher or student, ``cycle_i/best_student.pth``) is the cycle's
+   result.
+4. **hand_back** — the classifier the next cycle starts from
+   (``cycle_i/next_classifier.pth``).
 
-The cycle stops after ``max_cycles`` or when the selected student's
-validation Dice improves on the previous cycle's by less than
-``min_improvement``. Side effects live in hooks called at the custom points
-``after_seed_extraction`` and ``after_cycle`` (see :mod:`.cyclic_hooks`).
+Which weights cross between the ends is the ``mode`` (paper §V-D, Table IV):
+
+============  ====================================  ==========================================
+mode          f^C backbone → f^S (unit 3)           best f^S backbone → next f^C (unit 4)
+============  ====================================  ==========================================
+bilateral     yes: teacher and students start       yes: the next classifier is this one with
+              from the detector's initial weights   the best f^S's backbone
+              plus f^C's backbone
+unilateral    no: the detector's initial weights    yes
+seeds_only    no                                    no: the next classifier continues from this
+                                                    one; only the seeds link the two ends
+============  ====================================  ==========================================
+
+``unilateral``'s first cycle is the paper's "straightforward combination" of a
+CNN interpreting method and self-training from pseudo seeds; ``seeds_only``
+keeps that combination for every cycle.
+
+The cycle stops after ``max_cycles`` or when the selected model's validation
+Dice improves on the previous cycle's by less than ``min_improvement``. Side
+effects live in hooks called at the custom points ``after_seed_extraction``
+and ``after_cycle`` (see :mod:`.cyclic_hooks`).
 """
 import copy
 import os
@@ -37,17 +53,18 @@ from mmengine.dist import barrier, broadcast_object_list, get_rank, get_world_si
 from mmengine.model import is_model_wrapper
 from mmengine.registry import DefaultScope
 from mmengine.runner import BaseLoop, Runner, load_checkpoint, set_random_seed
-from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmcyclic.datasets.label_sets import subsample_ground_truth
-from mmcyclic.models.backbone_transfer import backbone_state_from_checkpoint
+from mmcyclic.models.backbone_transfer import classifier_with_backbone_of
 from mmcyclic.seeds import SeedRecipe, extract_seed_set, load_classifier, load_image_infos
 from mmcyclic.utils.atomic import atomic_open, atomic_write_json
 from mmcyclic.utils.config import adapt_to_machine, load_config
 from .child_runner import outer_instances_stay_current
 from .self_training_loop import SelfTrainingLoop, _read_json
 
-MODES = ('bilateral', 'unilateral')
+# mode -> (f^C backbone initialises f^S, best f^S backbone initialises the next f^C)
+SHARING = {'bilateral': (True, True), 'unilateral': (False, True), 'seeds_only': (False, False)}
+MODES = tuple(SHARING)
 SEED_SOURCES = ('relevance', 'ground_truth')
 
 
@@ -70,12 +87,15 @@ class CyclicLoop(BaseLoop):
         seeds: Seed extraction: ``images_ann`` (whole-image COCO file of the
             training images, default ``<data_root>/annotations/instances_train_full.json``),
             ``source`` (``'relevance'`` or ``'ground_truth'``), ``k`` (for
-            ground truth), ``relevance`` and ``recipe`` (default: the
-            classifier config's ``relevance`` and ``seed_recipe``),
+            ground truth), ``relevance`` (default: the classifier config's),
+            ``recipe``,
             ``tile_size``, ``min_overlap``, ``batch_size``, ``image_scale``,
             ``keep_relevance`` (save the maps as ``cycle_i/relevance/*.npy``).
+            ``recipe`` keys override the classifier config's ``seed_recipe``
+            one by one (the rest is kept).
         max_cycles: Most cycles to run (the paper converges in about 4).
-        mode: ``'bilateral'`` or ``'unilateral'``.
+        mode: ``'bilateral'``, ``'unilateral'`` or ``'seeds_only'`` (see the
+            module docstring's table).
         min_improvement: Stop when a cycle's validation Dice exceeds the
             previous cycle's by less than this (None: run ``max_cycles``).
     """
@@ -92,6 +112,9 @@ class CyclicLoop(BaseLoop):
         self._runner = runner
         if mode not in MODES:
             raise ValueError(f'CyclicLoop: mode must be one of {MODES}, got {mode!r}')
+        if 'backbone_checkpoint' in self_training:
+            raise ValueError('CyclicLoop: self_training.backbone_checkpoint is set by the cycle '
+                             "(the classifier's backbone, in mode='bilateral'); remove it")
         if 'config' not in classifier:
             raise ValueError('CyclicLoop: classifier needs config=PATH of the classifier config, '
                              "e.g. classifier=dict(config='configs/classifier_r50_monu.py')")
@@ -175,22 +198,29 @@ class CyclicLoop(BaseLoop):
         return runner.model
 
     def _run_cycle(self, cycle: int, state: dict, initial_weights: str) -> Dict[str, Any]:
+        """Fig. 1: classifier → seeds → self-training → hand-back, each a resumable unit."""
         units = state['units'].setdefault(str(cycle), {})
         self.runner.logger.info(f'cyclic: cycle {cycle}/{self.max_cycles} ({self.mode})')
         if 'classifier' not in units:
             units['classifier'] = self._train_classifier(cycle)
             self._write_state(state)
+        classifier = units['classifier']['checkpoint']
         if 'seeds' not in units:
-            units['seeds'] = self._make_seeds(cycle, units['classifier']['checkpoint'])
+            units['seeds'] = self._make_seeds(cycle, classifier)
             self._write_state(state)
-        summary = self._self_train(cycle, units['classifier']['checkpoint'], initial_weights)
+        summary = self._self_train(cycle, classifier, initial_weights)
+        best = osp.join(self._cycle_dir(cycle), 'best_student.pth')
+        if 'hand_back' not in units and cycle < self.max_cycles:
+            units['hand_back'] = self._hand_back(cycle, classifier, best)
+            self._write_state(state)
         selected = summary['selected']
-        students = {p['name']: p for p in summary['phases']}
-        best_metrics = {k: v for k, v in students.get(selected, {}).items() if k.startswith('val_')}
+        phases = {p['name']: p for p in summary['phases']}
+        best_metrics = {k: v for k, v in phases.get(selected, {}).items() if k.startswith('val_')}
         return dict(cycle=cycle, mode=self.mode, classifier=units['classifier'],
                     seeds=units['seeds'], selected=selected, selected_by=summary['selected_by'],
-                    best_checkpoint=osp.join(self._cycle_dir(cycle), 'best_student.pth'),
-                    phases=summary['phases'], epoch=self.epoch, iter=self.iter, **best_metrics)
+                    selection_scores=summary['selection_scores'], best_checkpoint=best,
+                    hand_back=units.get('hand_back'), phases=summary['phases'],
+                    epoch=self.epoch, iter=self.iter, **best_metrics)
 
     # -- unit 1: the classifier -------------------------------------------------
     def _train_classifier(self, cycle: int) -> Dict[str, Any]:
@@ -205,7 +235,7 @@ class CyclicLoop(BaseLoop):
         if resumable:
             cfg.resume, cfg.load_from = True, None
         else:
-            cfg.resume, cfg.load_from = False, self._classifier_init(cycle, out_dir)
+            cfg.resume, cfg.load_from = False, self._classifier_init(cycle)
         cfg.launcher = self.runner.launcher
         adapt_to_machine(cfg)
         self.runner.logger.info(
@@ -225,40 +255,9 @@ class CyclicLoop(BaseLoop):
                     **{k.split('/')[-1]: float(v) / 100 for k, v in metrics.items()
                        if isinstance(v, (int, float))})
 
-    def _classifier_init(self, cycle: int, out_dir: str) -> Optional[str]:
-        """Cycle i > 1 starts from cycle i-1's classifier (+ best student's backbone)."""
-        if cycle == 1:
-            return None
-        previous = self.records[cycle - 2]
-        init = osp.join(out_dir, 'init.pth')
-        if get_rank() == 0:
-            state = _load_checkpoint(previous['classifier']['checkpoint'], map_location='cpu')
-            weights = dict(state['state_dict'])
-            transferred = 0
-            if self.mode == 'bilateral':
-                for key, value in backbone_state_from_checkpoint(
-                        previous['best_checkpoint']).items():
-                    if f'backbone.{key}' in weights:
-                        weights[f'backbone.{key}'] = value
-                        transferred += 1
-                if not transferred:
-                    raise ValueError(
-                        f'{previous["best_checkpoint"]}: no backbone weight fits the classifier '
-                        'backbone; the detector and the classifier must use the same backbone '
-                        'module and depth (see configs/_base_/models/)')
-            with atomic_open(init, 'wb') as handle:
-                torch.save(dict(state_dict=weights,
-                                meta=dict(cycle=cycle, mode=self.mode,
-                                          classifier=previous['classifier']['checkpoint'],
-                                          backbone_from=previous['best_checkpoint']
-                                          if transferred else None,
-                                          backbone_tensors=transferred)), handle)
-            self.runner.logger.info(
-                f'cyclic: cycle {cycle} classifier starts from cycle {cycle - 1}\'s'
-                + (f' with {transferred} backbone tensors of {previous["best_checkpoint"]}'
-                   if transferred else ' (unilateral: no weights from the back-end)'))
-        barrier()
-        return init
+    def _classifier_init(self, cycle: int) -> Optional[str]:
+        """Cycle 1: the classifier config's own init; cycle i > 1: what cycle i-1 handed back."""
+        return None if cycle == 1 else self.records[cycle - 2]['hand_back']['checkpoint']
 
     def _classifier_config(self) -> Config:
         path = self.classifier_cfg['config']
@@ -286,7 +285,8 @@ class CyclicLoop(BaseLoop):
     def _relevance_seeds(self, cycle: int, classifier_checkpoint: str, images_ann: str,
                          data_root: str, out: str) -> Dict[str, Any]:
         cls_cfg = self._classifier_config()
-        recipe = SeedRecipe(dict(self.seeds_cfg.get('recipe') or cls_cfg.get('seed_recipe', {})))
+        # seeds.recipe overrides the classifier config's seed_recipe key by key.
+        recipe = SeedRecipe({**cls_cfg.get('seed_recipe', {}), **(self.seeds_cfg.get('recipe') or {})})
         relevance = dict(self.seeds_cfg.get('relevance') or cls_cfg.get('relevance',
                                                                          dict(type='LRP')))
         classifier = load_classifier(cls_cfg, classifier_checkpoint)
@@ -340,8 +340,9 @@ class CyclicLoop(BaseLoop):
         record = self.records[-1] if self.records else None
         self._epoch_offset = record['epoch'] if record else 0
         self._iter_offset = record['iter'] if record else 0
-        kwargs = dict(self.self_training_cfg)
-        kwargs.setdefault('backbone_checkpoint', classifier_checkpoint)
+        front_to_back, _ = SHARING[self.mode]
+        kwargs = dict(self.self_training_cfg,
+                      backbone_checkpoint=classifier_checkpoint if front_to_back else None)
         loop = SelfTrainingLoop(
             self.runner, self.dataloader_cfg,
             seed_file=osp.join(self._cycle_dir(cycle), 'seeds.json'),
@@ -355,6 +356,39 @@ class CyclicLoop(BaseLoop):
             self._iter_offset += loop.iter
             self._active = None
         return summary
+
+    # -- unit 4: hand-back -------------------------------------------------------------
+    def _hand_back(self, cycle: int, classifier_checkpoint: str,
+                   best_checkpoint: str) -> Dict[str, Any]:
+        """The classifier cycle ``cycle + 1`` starts from (with the best f^S backbone or not)."""
+        _, back_to_front = SHARING[self.mode]
+        if not back_to_front:
+            self.runner.logger.info(f'cyclic: cycle {cycle + 1} classifier continues from cycle '
+                                    f'{cycle}\'s ({self.mode}: no weights from the back-end)')
+            return dict(checkpoint=classifier_checkpoint, backbone_from=None, backbone_tensors=0)
+        if not osp.isfile(best_checkpoint):
+            raise ValueError(f'cyclic: cycle {cycle} selected no model ({best_checkpoint} is '
+                             'missing: no phase has a validation score), so there is no backbone '
+                             "to hand back; give the runner a val_dataloader or use "
+                             "self_training.selection='agreement' with at least one student")
+        out = osp.join(self._cycle_dir(cycle), 'next_classifier.pth')
+        record: List[Dict[str, Any]] = [{}]
+        if get_rank() == 0:
+            weights, replaced = classifier_with_backbone_of(classifier_checkpoint, best_checkpoint)
+            with atomic_open(out, 'wb') as handle:
+                torch.save(dict(state_dict=weights,
+                                meta=dict(cycle=cycle + 1, mode=self.mode,
+                                          classifier=classifier_checkpoint,
+                                          backbone_from=best_checkpoint,
+                                          backbone_tensors=replaced)), handle)
+            record[0] = dict(checkpoint=out, backbone_from=best_checkpoint,
+                             backbone_tensors=replaced)
+            self.runner.logger.info(
+                f'cyclic: cycle {cycle + 1} classifier = cycle {cycle}\'s classifier with '
+                f'{replaced} backbone tensors of {best_checkpoint} -> {out}')
+        broadcast_object_list(record)
+        barrier()
+        return record[0]
 
     # -- stopping and selection ---------------------------------------------------
     def _converged(self) -> bool:

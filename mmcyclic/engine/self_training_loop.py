@@ -16,18 +16,21 @@ Everything a round uses is a file in ``<work_dir>/<out_dir>/``::
     initial_weights.pth        the weights every student starts from
     state.json                 finished phases (what --resume skips)
     self_training.json         per-phase metrics, label-set sizes, selection
-    best_student.pth           the selected student
+    training_patches.json      the training patches (M' is predicted on exactly these)
+    best_student.pth           the selected model (teacher or student)
 
-Selection: ``'val_dice'`` (pixel Dice on the validation images — this uses the
-pixel labels of those images, as the paper does) or ``'agreement'`` (label-free:
-AJI between the student's predictions on the training images and its
-teacher's). Both are logged so users can see whether they agree.
+Selection (the paper's "equal-or-better student"): the best of the teacher and
+the students by ``'val_dice'`` (pixel Dice on the validation images — this uses
+the pixel labels of those images, as the paper does) or by ``'agreement'``
+(label-free: AJI between a student's predictions on the training images and
+its teacher's; the first teacher has none, so this rule picks a student). Both
+rules' scores and choices are in ``self_training.json`` (``selection_scores``,
+``selected_by``); ``best_student.pth`` holds the chosen model, teacher or student.
 """
 import copy
 import json
 import os
 import os.path as osp
-import shutil
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -40,10 +43,10 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmcyclic.datasets.coco_format import annotations_to_label_map
 from mmcyclic.datasets.label_sets import (LabelSet, label_set_from_label_maps, load_label_set,
-                                          patch_training_coco, union_label_sets)
+                                          patch_training_coco, select_patches, union_label_sets)
 from mmcyclic.evaluation.functional import aji, pixel_dice
 from mmcyclic.models.backbone_transfer import load_backbone
-from mmcyclic.utils.atomic import atomic_write_json
+from mmcyclic.utils.atomic import atomic_copy, atomic_write_json
 from .pseudo_labels import predict_whole_images
 
 SET_NAMES = ('M', 'M_prime')
@@ -58,7 +61,11 @@ class SelfTrainingLoop(BaseLoop):
             :class:`mmcyclic.models.LabelSetMaskRCNN`.
         dataloader: Training dataloader config. Its dataset's ``ann_file`` is
             the patch-level file of the training images; its annotations are
-            *not* used — every phase trains on label sets.
+            *not* used — every phase trains on label sets. Its ``indices``
+            (a budget: the first N patches, or a list) choose the training
+            patches once, from the file as written: every phase trains on
+            them (those holding a label of the phase) and M' is predicted on
+            exactly them (``training_patches.json``).
         seed_file: Whole-image COCO seed set M (front-end seeds, or
             ``tools/make_gt_seeds.py`` output).
         num_students: Number of students N.
@@ -73,11 +80,8 @@ class SelfTrainingLoop(BaseLoop):
             backbone initialises the teacher and every student.
         student_init: ``'initial'`` (fresh weights + backbone checkpoint) or
             ``'teacher'`` (continue from the teacher's weights).
-        selection: ``'val_dice'`` or ``'agreement'``.
+        selection: ``'val_dice'`` or ``'agreement'`` (see the module docstring).
         out_dir: Folder under ``work_dir`` for this loop's files.
-        predict_dataloader: Config of the dataloader that feeds training
-            patches to the teacher; by default the val dataloader config with
-            the training patch file.
         initial_weights: Checkpoint every phase starts from (before the
             backbone checkpoint is applied). By default the model's weights
             when the loop starts are saved and used; the cyclic loop passes
@@ -99,7 +103,6 @@ class SelfTrainingLoop(BaseLoop):
                  student_init: str = 'initial',
                  selection: str = 'val_dice',
                  out_dir: str = 'self_training',
-                 predict_dataloader: Optional[Dict[str, Any]] = None,
                  initial_weights: Optional[str] = None) -> None:
         self._runner = runner
         if student_init not in ('initial', 'teacher'):
@@ -109,6 +112,9 @@ class SelfTrainingLoop(BaseLoop):
         if not 0 <= alpha <= 1:
             raise ValueError(f'alpha must be in [0, 1], got {alpha}')
         self.train_dataloader_cfg = copy.deepcopy(dataloader)
+        # `indices` is resolved once against the patch file (see training_patches), not by
+        # each dataset after its own filtering, which differs between phases and prediction.
+        self.train_indices = self.train_dataloader_cfg['dataset'].pop('indices', None)
         self.seed_file = seed_file
         self.num_students = num_students
         self.teacher_epochs = teacher_epochs
@@ -121,7 +127,6 @@ class SelfTrainingLoop(BaseLoop):
         self.student_init = student_init
         self.selection = selection
         self.out_dir = osp.abspath(osp.join(runner.work_dir, out_dir))
-        self.predict_dataloader_cfg = predict_dataloader
         self.initial_weights = initial_weights
         self._max_epochs = teacher_epochs + num_students * student_epochs
         self._epoch = 0
@@ -139,6 +144,11 @@ class SelfTrainingLoop(BaseLoop):
                 'relevance above the threshold passed the area filters; lower the recipe\'s '
                 'threshold or min_area, raise max_area, or train the classifier longer, and look '
                 'at the overlays (seeds keep_relevance=True, tools/extract_seeds.py --report-dir).')
+        self.training_patches_file = osp.join(self.out_dir, 'training_patches.json')
+        self._training_patches = select_patches(_read_json(self._patch_ann_file()),
+                                                self.train_indices)
+        if get_rank() == 0:
+            atomic_write_json(self.training_patches_file, self._training_patches)
         teacher_file, _ = self._write_round_files(osp.join(self.out_dir, 'teacher'), 0, seeds, None)
         self.dataloader = self._build_train_dataloader(teacher_file)
 
@@ -256,8 +266,8 @@ class SelfTrainingLoop(BaseLoop):
                 counts[0] = {f'union_{k}': v for k, v in union_counts.items()}
             union.info.update(round=round_index, label_set='union')
             union.save(osp.join(phase_dir, 'union.json'))
-            patch_coco = _read_json(self._patch_ann_file())
-            atomic_write_json(train_file, patch_training_coco(patch_coco, sets, SET_NAMES[:len(sets)]))
+            atomic_write_json(train_file, patch_training_coco(self._training_patches, sets,
+                                                              SET_NAMES[:len(sets)]))
         broadcast_object_list(counts)
         barrier()
         return train_file, counts[0]
@@ -318,11 +328,13 @@ class SelfTrainingLoop(BaseLoop):
                 m_set.images, keyed, info=dict(round=round_index + 1, label_set='M_prime',
                                                score_thr=self.score_thr))
             m_prime.save(osp.join(phase_dir, 'predictions.json'))
-            empty = m_prime.count_empty_images()
+            # The training patches may cover only some of the images (an `indices` budget).
+            empty = sum(1 for image_id, anns in m_prime.by_image().items()
+                        if image_id in keyed and not anns)
             if empty:
                 self.runner.logger.warning(
                     f'self-training: the model predicted no nucleus above score {self.score_thr} '
-                    f'on {empty} of {len(m_set.images)} training images')
+                    f'on {empty} of the {len(keyed)} training images')
             result[0] = dict(num_predicted=len(m_prime.annotations),
                              images_without_prediction=empty)
             if previous_record is not None:
@@ -349,24 +361,25 @@ class SelfTrainingLoop(BaseLoop):
                     agreement_aji=float(np.mean(ajis)) if ajis else float('nan'))
 
     def _finish(self, phases: List[dict]) -> None:
-        students = [p for p in phases if p['name'] != 'teacher']
-        selected = {rule: _select(students, key) for rule, key in
-                    (('val_dice', 'val_pixel_dice'), ('agreement', 'agreement_aji'))}
+        """Select the best of teacher and students ("an equal-or-better student")."""
+        rules = (('val_dice', 'val_pixel_dice'), ('agreement', 'agreement_aji'))
+        scores = {rule: phase_scores(phases, key) for rule, key in rules}
+        selected = {rule: best_phase(scores[rule]) for rule, _ in rules}
         chosen = selected[self.selection]
-        self.summary = dict(selection=self.selection, selected=chosen,
-                            selected_by=selected, alpha=self.alpha, phases=phases)
+        self.summary = dict(selection=self.selection, selected=chosen, selected_by=selected,
+                            selection_scores=scores, alpha=self.alpha, phases=phases)
         if get_rank() == 0:
             if chosen is not None:
-                best = next(p for p in students if p['name'] == chosen)
-                shutil.copyfile(best['checkpoint'], osp.join(self.out_dir, '.best_student.pth.tmp'))
-                shutil.move(osp.join(self.out_dir, '.best_student.pth.tmp'),
-                            osp.join(self.out_dir, 'best_student.pth'))
+                best = next(p for p in phases if p['name'] == chosen)
+                atomic_copy(best['checkpoint'], osp.join(self.out_dir, 'best_student.pth'))
             atomic_write_json(osp.join(self.out_dir, 'self_training.json'), self.summary, indent=2)
         if selected['val_dice'] != selected['agreement']:
             self.runner.logger.warning(
                 f'self-training: val_dice selects {selected["val_dice"]}, the label-free '
                 f'agreement rule selects {selected["agreement"]}')
-        self.runner.logger.info(f'self-training: selected {chosen} by {self.selection}')
+        self.runner.logger.info(
+            f'self-training: selected {chosen} by {self.selection} among '
+            + ', '.join(f'{name} {score:.4f}' for name, score in scores[self.selection].items()))
         barrier()
 
     # -- helpers ----------------------------------------------------------------
@@ -381,17 +394,11 @@ class SelfTrainingLoop(BaseLoop):
         return osp.join(dataset.get('data_root', ''), dataset['ann_file'])
 
     def _predict_dataloader_cfg(self) -> Dict[str, Any]:
-        if self.predict_dataloader_cfg is not None:
-            return copy.deepcopy(self.predict_dataloader_cfg)
+        """The val dataloader over ``training_patches.json``: M' covers exactly the training patches."""
         cfg = copy.deepcopy(self.runner.cfg.val_dataloader)
-        train_dataset = self.train_dataloader_cfg['dataset']
-        cfg['dataset']['ann_file'] = train_dataset['ann_file']
-        cfg['dataset']['data_root'] = train_dataset.get('data_root', '')
-        # Predict on the patches the phases train on (a `indices` budget of the
-        # training set applies), not on a subset chosen for validation.
+        cfg['dataset']['ann_file'] = self.training_patches_file
+        cfg['dataset']['data_root'] = self.train_dataloader_cfg['dataset'].get('data_root', '')
         cfg['dataset'].pop('indices', None)
-        if train_dataset.get('indices') is not None:
-            cfg['dataset']['indices'] = train_dataset['indices']
         return cfg
 
     def _unwrapped_model(self) -> torch.nn.Module:
@@ -433,9 +440,19 @@ class SelfTrainingLoop(BaseLoop):
         barrier()
 
 
-def _select(students: Sequence[dict], key: str) -> Optional[str]:
-    scored = [(s[key], s['name']) for s in students if key in s and not np.isnan(s[key])]
-    return max(scored)[1] if scored else None
+def phase_scores(phases: Sequence[dict], key: str) -> Dict[str, float]:
+    """``{phase name: phases[key]}`` for the phases (teacher included) with a finite score.
+
+    The teacher has no ``agreement_aji`` (it has no teacher of its own), so the
+    label-free rule chooses among the students.
+    """
+    return {p['name']: float(p[key]) for p in phases
+            if isinstance(p.get(key), (int, float)) and np.isfinite(p[key])}
+
+
+def best_phase(scores: Dict[str, float]) -> Optional[str]:
+    """The highest-scoring phase; on a tie the earliest (the teacher before its students)."""
+    return max(scores, key=scores.__getitem__) if scores else None
 
 
 def _read_json(path: str) -> Any:

@@ -1,5 +1,15 @@
-"""Move backbone weights between a checkpoint and a model's ``backbone``."""
-from typing import Dict
+"""Move backbone weights between the two ends of the cycle (paper §III-C).
+
+Both directions of Fig. 1 live here:
+
+- front → back: :func:`load_backbone` puts a classifier's (f^C) backbone into
+  a detector (f^S) before a self-training phase;
+- back → front: :func:`classifier_with_backbone_of` builds the next cycle's
+  classifier from the previous classifier and the best f^S's backbone.
+
+Both ends build the same registered backbone module, so tensors move by name.
+"""
+from typing import Dict, Tuple
 
 import torch
 from mmengine.logging import print_log
@@ -48,3 +58,41 @@ def load_backbone(model: nn.Module, path: str, strict_shapes: bool = True) -> Di
     if not usable:
         raise ValueError(f'{path}: none of its backbone weights fit the model backbone')
     return counts
+
+
+def classifier_with_backbone_of(classifier_checkpoint: str,
+                                detector_checkpoint: str) -> Tuple[Dict[str, torch.Tensor], int]:
+    """The classifier's weights with every ``backbone.*`` tensor taken from a detector.
+
+    The classifier's head (and any backbone tensor the detector lacks) stays.
+
+    Args:
+        classifier_checkpoint: f^C checkpoint (mmpretrain ``ImageClassifier``).
+        detector_checkpoint: f^S checkpoint whose backbone is handed back.
+
+    Returns:
+        The classifier state dict and the number of backbone tensors replaced.
+
+    Raises:
+        ValueError: no detector backbone tensor fits the classifier (different
+            backbone type or depth), or shapes differ.
+    """
+    checkpoint = _load_checkpoint(classifier_checkpoint, map_location='cpu')
+    weights = dict(checkpoint.get('state_dict', checkpoint))
+    replaced = 0
+    for key, value in backbone_state_from_checkpoint(detector_checkpoint).items():
+        name = f'backbone.{key}'
+        if name not in weights:
+            continue
+        if weights[name].shape != value.shape:
+            raise ValueError(f'{detector_checkpoint}: backbone tensor {key} has shape '
+                             f'{tuple(value.shape)}, the classifier {classifier_checkpoint} has '
+                             f'{tuple(weights[name].shape)}; both ends must use the same backbone '
+                             'module and depth (see configs/_base_/models/)')
+        weights[name] = value
+        replaced += 1
+    if not replaced:
+        raise ValueError(f'{detector_checkpoint}: no backbone weight fits the classifier '
+                         f'{classifier_checkpoint}; both ends must use the same backbone module '
+                         'and depth (see configs/_base_/models/)')
+    return weights, replaced

@@ -10,30 +10,63 @@ label set it belongs to (the dataset stores set ``k`` as category ``k + 1``,
 see :mod:`mmcyclic.datasets.label_sets`). The model splits the instances by
 that index, resets the labels to 0 (one class, ``nucleus``) and weights the
 per-set losses by ``label_set_weights``.
+
+Label sets that don't fight: taken literally, Eq. 2 makes every M' nucleus a
+negative of L(M) (and every M nucleus a negative of L(M')); at the optimum its
+score is 1 − α = 0.34, below the pseudo-label threshold, so self-training
+would suppress what it adds. With ``ignore_other_sets=True`` (the default)
+:func:`select_label_set` hands the other sets' instances to the heads as
+``ignored_instances``, and the assigners
+(:class:`~mmcyclic.models.task_modules.MaxIoUAssignerWithIgnoredInstances`)
+make candidates on them neither positive nor negative for that set. The split
+is back-end independent: any model that takes label sets reads the same
+``gt_instances`` / ``ignored_instances`` pair.
 """
-import copy
 from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
 from mmdet.models.detectors import MaskRCNN
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
+from mmengine.structures import InstanceData
 from torch import Tensor
+
+from .task_modules import MaxIoUAssignerWithIgnoredInstances
 
 LossDict = Dict[str, Union[Tensor, List[Tensor]]]
 
 
-def select_label_set(data_samples: Sequence[DetDataSample], index: int) -> List[DetDataSample]:
-    """Copies of ``data_samples`` holding only the instances of set ``index`` (labels → 0)."""
+def select_label_set(data_samples: Sequence[DetDataSample], index: int,
+                     ignore_other_sets: bool = False) -> List[DetDataSample]:
+    """Copies of ``data_samples`` holding only the instances of set ``index`` (labels → 0).
+
+    Args:
+        data_samples: Samples whose ``gt_instances.labels`` are label-set indices.
+        index: The set to learn.
+        ignore_other_sets: Put the instances of every other set into
+            ``ignored_instances`` (labels → 0), so that assigners which honour
+            ignored instances do not make them negatives of this set.
+
+    Returns:
+        New samples sharing the inputs' tensors; the inputs are not changed.
+    """
     selected = []
     for sample in data_samples:
-        sample = copy.copy(sample)
-        keep = sample.gt_instances.labels == index
-        instances = sample.gt_instances[keep]
-        instances.labels = torch.zeros_like(instances.labels)
-        sample.gt_instances = instances
-        selected.append(sample)
+        instances = sample.gt_instances
+        in_set = instances.labels == index
+        fields = dict(sample.items(), gt_instances=_as_one_class(instances[in_set]))
+        if ignore_other_sets:
+            others = _as_one_class(instances[~in_set])
+            ignored = sample.get('ignored_instances')  # crowd regions, if any
+            fields['ignored_instances'] = (others if ignored is None or not len(ignored)
+                                           else InstanceData.cat([ignored, others]))
+        selected.append(sample.new(**fields))
     return selected
+
+
+def _as_one_class(instances):
+    instances.labels = torch.zeros_like(instances.labels)
+    return instances
 
 
 def weighted_loss_sum(loss_dicts: Sequence[LossDict], weights: Sequence[float]) -> LossDict:
@@ -56,11 +89,13 @@ class LabelSetLossMixin:
 
     Mix in before the detector class (``class X(LabelSetLossMixin, MaskRCNN)``).
     ``label_set_weights[k]`` weights set ``k``; a zero weight skips the set
-    (the teacher of Eq. 1 uses ``(1, 0)``).
+    (the teacher of Eq. 1 uses ``(1, 0)``). With ``ignore_other_sets`` each
+    set's loss ignores the other sets' instances as negatives.
     """
 
     label_set_names: Tuple[str, ...] = ('M', 'M_prime')
     label_set_weights: Tuple[float, ...] = (0.66, 0.34)
+    ignore_other_sets: bool = True
 
     def loss(self, batch_inputs: Tensor, batch_data_samples: Sequence[DetDataSample]) -> LossDict:
         """Backbone and neck once, then the heads' losses once per label set."""
@@ -69,7 +104,8 @@ class LabelSetLossMixin:
         for index, weight in enumerate(self.label_set_weights):
             if weight == 0:
                 continue
-            per_set.append(self.loss_from_features(feats, select_label_set(batch_data_samples, index)))
+            samples = select_label_set(batch_data_samples, index, self.ignore_other_sets)
+            per_set.append(self.loss_from_features(feats, samples))
             weights.append(weight)
         losses = weighted_loss_sum(per_set, weights)
         for name, set_losses in zip(
@@ -97,6 +133,22 @@ class LabelSetLossMixin:
         losses.update(self.roi_head.loss(feats, rpn_results_list, batch_data_samples))
         return losses
 
+    def check_assigners_ignore_other_sets(self) -> None:
+        """Raise unless every assigner honours ignored instances (when ``ignore_other_sets``)."""
+        if not self.ignore_other_sets or not self.train_cfg:
+            return
+        assigners = {'train_cfg.rpn.assigner': getattr(self.rpn_head, 'assigner', None),
+                     'train_cfg.rcnn.assigner': getattr(self.roi_head, 'bbox_assigner', None)}
+        wrong = [key for key, assigner in assigners.items() if assigner is not None
+                 and not isinstance(assigner, MaxIoUAssignerWithIgnoredInstances)]
+        if wrong:
+            raise ValueError(
+                f'{type(self).__name__}(ignore_other_sets=True) needs assigners that leave other '
+                f'label sets\' instances out of the negatives, but {", ".join(wrong)} is not '
+                "one: set type='MaxIoUAssignerWithIgnoredInstances' there (as "
+                "configs/_base_/weak_supervision.py does), or ignore_other_sets=False for the "
+                'literal Eq. 2 loss.')
+
 
 @MODELS.register_module()
 class LabelSetMaskRCNN(LabelSetLossMixin, MaskRCNN):
@@ -105,13 +157,21 @@ class LabelSetMaskRCNN(LabelSetLossMixin, MaskRCNN):
     Args:
         label_set_weights: Weight of each label set (``(α, 1 − α)``).
         label_set_names: Names used in the logged per-set totals.
+        ignore_other_sets: Each set's loss ignores the other sets' instances
+            as negatives (True, default; needs
+            :class:`~mmcyclic.models.task_modules.MaxIoUAssignerWithIgnoredInstances`
+            in ``train_cfg.rpn`` and ``train_cfg.rcnn``), or takes Eq. 2
+            literally (False).
         **kwargs: :class:`mmdet.models.MaskRCNN` arguments.
     """
 
     def __init__(self, *args, label_set_weights: Sequence[float] = (0.66, 0.34),
-                 label_set_names: Sequence[str] = ('M', 'M_prime'), **kwargs) -> None:
+                 label_set_names: Sequence[str] = ('M', 'M_prime'),
+                 ignore_other_sets: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if len(label_set_weights) != len(label_set_names):
             raise ValueError('label_set_weights and label_set_names must have the same length')
         self.label_set_weights = tuple(float(w) for w in label_set_weights)
         self.label_set_names = tuple(label_set_names)
+        self.ignore_other_sets = bool(ignore_other_sets)
+        self.check_assigners_ignore_other_sets()

@@ -10,6 +10,7 @@ Ctrl-C leaves either the old file or the new one, plus at worst a
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator, Union
@@ -63,3 +64,9 @@ def atomic_write_json(path: PathLike, obj: Any, indent: Union[int, None] = None)
     """Serialise ``obj`` as JSON into ``path`` atomically."""
     with atomic_open(path, 'w') as handle:
         json.dump(obj, handle, indent=indent)
+
+
+def atomic_copy(src: PathLike, dst: PathLike) -> None:
+    """Copy the file ``src`` to ``dst`` atomically (``dst`` is whole or unchanged)."""
+    with open(src, 'rb') as source, atomic_open(dst, 'wb') as handle:
+        shutil.copyfileobj(source, handle, length=16 * 1024 * 1024)

@@ -2,11 +2,13 @@
 import json
 
 import pytest
+import torch
 from mmengine.runner import Runner
 
 import mmcyclic  # noqa: F401
-from cyclic_test_utils import register_kill_hook, small_detector_cfg
-from mmcyclic.datasets.label_sets import load_label_set, subsample_ground_truth
+from cyclic_test_utils import as_label_set_model, register_kill_hook, small_detector_cfg
+from mmcyclic.datasets.label_sets import load_label_set, select_patches, subsample_ground_truth
+from mmcyclic.engine.self_training_loop import best_phase, phase_scores
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +20,7 @@ def _cfg(data_root, work_dir, seeds, **extra):
     loop = dict(type='SelfTrainingLoop', seed_file=str(seeds), num_students=2, teacher_epochs=1,
                 student_epochs=1, alpha=0.66, score_thr=0.05)
     cfg = small_detector_cfg(data_root, work_dir, **loop)
-    cfg.model.type = 'LabelSetMaskRCNN'
+    cfg.model = as_label_set_model(cfg.model)
     cfg.optim_wrapper.type = 'SkipNonFiniteOptimWrapper'
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=-1, save_last=False)
     cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5)]
@@ -62,8 +64,65 @@ def test_teacher_students_files_and_resume_at_the_killed_student(tiny_synthetic,
     assert (len(load_label_set(out / 'student_2' / 'M.json').annotations)
             == len(load_label_set(out / 'student_1' / 'union.json').annotations))
     assert load_label_set(out / 'student_1' / 'M.json').info['round'] == 1
-    assert summary['selected'] in ('student_1', 'student_2')
-    assert (out / 'best_student.pth').is_file()
+    # The best of teacher and students by validation Dice, and its weights are the result.
+    dice = {p['name']: p['val_pixel_dice'] for p in summary['phases']}
+    assert summary['selected'] == max(dice, key=dice.__getitem__)
+    assert summary['selection_scores']['val_dice'] == pytest.approx(dice)
+    assert 'teacher' not in summary['selection_scores']['agreement']  # it has no teacher
+    best = torch.load(out / 'best_student.pth', map_location='cpu', weights_only=False)
+    chosen = torch.load(out / summary['selected'] / 'checkpoint.pth', map_location='cpu',
+                        weights_only=False)
+    assert all(torch.equal(best['state_dict'][k], v) for k, v in chosen['state_dict'].items())
     # The M' a student trains on is what the previous model predicted.
     assert (len(load_label_set(out / 'student_2' / 'M_prime.json').annotations)
             == student_1['num_predicted'])
+
+
+def test_the_teacher_is_a_candidate_and_can_be_selected():
+    """"An equal-or-better student": a teacher better than its students is the result
+    (before the fix only students were candidates and student_2 would be chosen)."""
+    phases = [dict(name='teacher', val_pixel_dice=0.61),
+              dict(name='student_1', val_pixel_dice=0.40, agreement_aji=0.3),
+              dict(name='student_2', val_pixel_dice=0.55, agreement_aji=0.2)]
+    assert best_phase(phase_scores(phases, 'val_pixel_dice')) == 'teacher'
+    assert best_phase(phase_scores(phases, 'agreement_aji')) == 'student_1'
+    phases[0]['val_pixel_dice'] = float('nan')  # not scored: not a candidate
+    assert best_phase(phase_scores(phases, 'val_pixel_dice')) == 'student_2'
+    assert best_phase({}) is None
+
+
+def test_select_patches_follows_mmengine_indices_on_the_file_as_written():
+    coco = dict(images=[dict(id=i) for i in range(1, 6)],
+                annotations=[dict(id=10 + i, image_id=i) for i in range(1, 6)])
+    assert [im['id'] for im in select_patches(coco, 2)['images']] == [1, 2]
+    assert [im['id'] for im in select_patches(coco, -2)['images']] == [4, 5]
+    assert [a['image_id'] for a in select_patches(coco, [4, 0])['annotations']] == [1, 5]
+    assert select_patches(coco, None)['images'] == coco['images']
+    with pytest.raises(ValueError, match='out of range'):
+        select_patches(coco, [7])
+
+
+def test_m_prime_is_predicted_on_exactly_the_training_patches(tiny_synthetic, tmp_path):
+    """With an `indices` budget and a seed-less first image, the patches the phases train on
+    are a subset of those M' is predicted on, and those are the budget's patches. (Before the
+    fix `indices` picked the first N *seeded* patches for training but the first N patches for
+    prediction.)"""
+    seeds = subsample_ground_truth(tiny_synthetic / 'annotations' / 'instances_train_full.json', 3)
+    first = seeds.images[0]['id']
+    seeds.annotations = [a for a in seeds.annotations if a['image_id'] != first]
+    seeds_path = tmp_path / 'seeds.json'
+    seeds.save(seeds_path)
+    cfg = _cfg(tiny_synthetic, tmp_path / 'work', seeds_path, experiment_name='st_subset')
+    cfg.train_dataloader.dataset.indices = 3
+    loop = Runner.from_cfg(cfg).build_train_loop(cfg.train_cfg)
+
+    def sources(dataset):
+        return [dataset.get_data_info(i)['source_id'] for i in range(len(dataset))]
+
+    patch_file = json.loads((tiny_synthetic / 'annotations' / 'instances_train.json').read_text())
+    budget = [str(img['source_id']) for img in patch_file['images'][:3]]
+    predicted = sources(loop.runner.build_dataloader(loop._predict_dataloader_cfg()).dataset)
+    trained = sources(loop.dataloader.dataset)
+    assert predicted == budget
+    assert trained and set(trained) <= set(predicted)
+    assert str(patch_file['images'][0]['source_id']) not in trained  # no seed there

@@ -11,7 +11,7 @@ from mmengine.registry import DefaultScope
 
 import mmcyclic  # noqa: F401
 from cyclic_test_utils import REPO
-from mmcyclic.models.backbone_transfer import load_backbone
+from mmcyclic.models.backbone_transfer import classifier_with_backbone_of, load_backbone
 from mmcyclic.seeds import load_classifier
 
 PAIRS = [
@@ -74,6 +74,21 @@ def test_transfer_both_directions_gives_identical_stage_outputs(classifier_cfg, 
     with torch.no_grad():
         for p in detector.backbone.parameters():
             p.add_(0.01 * torch.randn_like(p))
-    load_backbone(classifier, _save(detector, tmp_path / 'det.pth'))
+    weights, replaced = classifier_with_backbone_of(_save(classifier, tmp_path / 'cls2.pth'),
+                                                    _save(detector, tmp_path / 'det.pth'))
+    assert replaced == len(classifier.backbone.state_dict())
+    head_before = {k: v.clone() for k, v in classifier.head.state_dict().items()}
+    classifier.load_state_dict(weights)
+    for key, value in classifier.head.state_dict().items():  # only the backbone moves
+        assert torch.equal(value, head_before[key]), key
     for a, b in zip(_stage_outputs(classifier.backbone, x), _stage_outputs(detector.backbone, x)):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_hand_back_refuses_a_detector_of_another_depth(tmp_path):
+    """A ResNet-18 detector's backbone does not fit a ResNet-50 classifier: a clear error."""
+    classifier = load_classifier(str(REPO / 'configs' / 'classifier_r50_monu.py'))
+    detector = _detector('cyclic_r18_monu.py')
+    with pytest.raises(ValueError, match='same backbone'):
+        classifier_with_backbone_of(_save(classifier, tmp_path / 'c.pth'),
+                                    _save(detector, tmp_path / 'd.pth'))

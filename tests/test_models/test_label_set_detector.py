@@ -10,14 +10,17 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmcyclic  # noqa: F401
-from cyclic_test_utils import REPO
+from cyclic_test_utils import REPO, as_label_set_model
 
 
-def _model(weights):
+def _model(weights, ignore_other_sets=False):
     init_default_scope('mmdet')
     cfg = Config.fromfile(str(REPO / 'configs' / '_base_' / 'models' / 'mask_rcnn_r18_fpn.py')).model
+    if ignore_other_sets:
+        cfg = as_label_set_model(cfg)
     cfg.type = 'LabelSetMaskRCNN'
     cfg.label_set_weights = weights
+    cfg.ignore_other_sets = ignore_other_sets
     model = MODELS.build(cfg)
     model.init_weights()
     return model.train()
@@ -40,6 +43,7 @@ def _total(model, losses):
 
 @pytest.mark.parametrize('alpha', [0.66, 1.0])
 def test_loss_is_alpha_weighted_sum_and_backbone_runs_once(alpha):
+    """The literal Eq. 2 (ignore_other_sets=False): α·(Mask R-CNN on M) + (1−α)·(on M')."""
     from mmcyclic.models.label_set_detector import select_label_set
     model = _model((alpha, 1 - alpha))
     inputs, samples = _batch(model)
