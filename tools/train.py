@@ -7,7 +7,7 @@ from mmengine.runner import Runner
 
 import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
 from mmcyclic.engine.cpu_distributed import shut_down_distributed
-from mmcyclic.utils.config import add_runner_arguments, config_from_args
+from mmcyclic.utils.config import ConfigError, add_runner_arguments, config_from_args
 
 
 def parse_args() -> argparse.Namespace:
@@ -38,7 +38,10 @@ def main() -> None:
         cfg.resume, cfg.load_from = True, args.resume
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner.train()  # builds the train loop first: its keys are checked before any work
+    except ConfigError as error:
+        sys.exit(f'ERROR: {args.config}: {error}')
     shut_down_distributed()
 
 

@@ -42,6 +42,8 @@ effects live in hooks called at the custom points ``after_seed_extraction``
 and ``after_cycle`` (see :mod:`.cyclic_hooks`).
 """
 import copy
+import dataclasses
+import inspect
 import os
 import os.path as osp
 from typing import Any, Dict, List, Optional
@@ -57,8 +59,9 @@ from mmengine.runner import BaseLoop, Runner, load_checkpoint, set_random_seed
 from mmcyclic.datasets.label_sets import subsample_ground_truth
 from mmcyclic.models.backbone_transfer import classifier_with_backbone_of
 from mmcyclic.seeds import SeedRecipe, extract_seed_set, load_classifier, load_image_infos
+from mmcyclic.seeds.recipe import SeedRecipeConfig
 from mmcyclic.utils.atomic import atomic_open, atomic_write_json
-from mmcyclic.utils.config import adapt_to_machine, load_config
+from mmcyclic.utils.config import ConfigError, adapt_to_machine, check_keys, load_config
 from .child_runner import outer_instances_stay_current
 from .self_training_loop import SelfTrainingLoop, _read_json
 
@@ -66,6 +69,13 @@ from .self_training_loop import SelfTrainingLoop, _read_json
 SHARING = {'bilateral': (True, True), 'unilateral': (False, True), 'seeds_only': (False, False)}
 MODES = tuple(SHARING)
 SEED_SOURCES = ('relevance', 'ground_truth')
+SEEDS_KEYS = ('images_ann', 'source', 'k', 'relevance', 'recipe', 'tile_size', 'min_overlap',
+              'batch_size', 'image_scale', 'keep_relevance')
+CLASSIFIER_KEYS = ('config', 'cfg_options')
+SEED_RECIPE_KEYS = tuple(f.name for f in dataclasses.fields(SeedRecipeConfig))
+# SelfTrainingLoop arguments that the cycle sets itself.
+SET_BY_THE_CYCLE = ('self', 'runner', 'dataloader', 'seed_file', 'out_dir', 'initial_weights',
+                    'backbone_checkpoint')
 
 
 @LOOPS.register_module()
@@ -111,21 +121,28 @@ class CyclicLoop(BaseLoop):
                  min_improvement: Optional[float] = None) -> None:
         self._runner = runner
         if mode not in MODES:
-            raise ValueError(f'CyclicLoop: mode must be one of {MODES}, got {mode!r}')
+            raise ConfigError(f'train_cfg.mode must be one of {MODES}, got {mode!r}')
         if 'backbone_checkpoint' in self_training:
-            raise ValueError('CyclicLoop: self_training.backbone_checkpoint is set by the cycle '
-                             "(the classifier's backbone, in mode='bilateral'); remove it")
+            raise ConfigError('train_cfg.self_training.backbone_checkpoint is set by the cycle '
+                              "(the classifier's backbone, in mode='bilateral'); remove it")
         if 'config' not in classifier:
-            raise ValueError('CyclicLoop: classifier needs config=PATH of the classifier config, '
-                             "e.g. classifier=dict(config='configs/classifier_r50_monu.py')")
+            raise ConfigError('train_cfg.classifier needs config=PATH of the classifier config, '
+                              "e.g. classifier=dict(config='configs/classifier_r50_monu.py')")
         self.seeds_cfg = dict(seeds or {})
         if self.seeds_cfg.get('source', 'relevance') not in SEED_SOURCES:
-            raise ValueError(f'CyclicLoop: seeds.source must be one of {SEED_SOURCES}')
+            raise ConfigError(f'train_cfg.seeds.source must be one of {SEED_SOURCES}')
+        check_keys(classifier, CLASSIFIER_KEYS, 'train_cfg.classifier')
+        check_keys(self.seeds_cfg, SEEDS_KEYS, 'train_cfg.seeds')
+        check_keys(self.seeds_cfg.get('recipe') or {}, SEED_RECIPE_KEYS, 'train_cfg.seeds.recipe')
+        check_keys(self_training, set(inspect.signature(SelfTrainingLoop.__init__).parameters)
+                   - set(SET_BY_THE_CYCLE), 'train_cfg.self_training')
         if max_cycles < 1:
             raise ValueError(f'CyclicLoop: max_cycles must be >= 1, got {max_cycles}')
         self.dataloader_cfg = copy.deepcopy(dataloader)
         self.classifier_cfg = dict(classifier)
         self.self_training_cfg = dict(self_training)
+        # Values too, before any work: the merged recipe of the classifier config and seeds.recipe.
+        self.seed_recipe = self._seed_recipe()
         self.max_cycles = max_cycles
         self.mode = mode
         self.min_improvement = min_improvement
@@ -259,6 +276,15 @@ class CyclicLoop(BaseLoop):
         """Cycle 1: the classifier config's own init; cycle i > 1: what cycle i-1 handed back."""
         return None if cycle == 1 else self.records[cycle - 2]['hand_back']['checkpoint']
 
+    def _seed_recipe(self) -> SeedRecipe:
+        """The classifier config's ``seed_recipe`` overridden key by key by ``seeds.recipe``."""
+        merged = {**self._classifier_config().get('seed_recipe', {}),
+                  **(self.seeds_cfg.get('recipe') or {})}
+        try:
+            return SeedRecipe(merged)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f'train_cfg.seeds.recipe: {error}') from error
+
     def _classifier_config(self) -> Config:
         path = self.classifier_cfg['config']
         if not osp.isfile(path) and self.runner.cfg.filename:
@@ -285,8 +311,7 @@ class CyclicLoop(BaseLoop):
     def _relevance_seeds(self, cycle: int, classifier_checkpoint: str, images_ann: str,
                          data_root: str, out: str) -> Dict[str, Any]:
         cls_cfg = self._classifier_config()
-        # seeds.recipe overrides the classifier config's seed_recipe key by key.
-        recipe = SeedRecipe({**cls_cfg.get('seed_recipe', {}), **(self.seeds_cfg.get('recipe') or {})})
+        recipe = self.seed_recipe
         relevance = dict(self.seeds_cfg.get('relevance') or cls_cfg.get('relevance',
                                                                          dict(type='LRP')))
         classifier = load_classifier(cls_cfg, classifier_checkpoint)

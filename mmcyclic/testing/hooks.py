@@ -9,10 +9,14 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 
-def state_digest(model: torch.nn.Module) -> str:
-    """SHA-256 of every tensor of ``model.state_dict()`` in key order."""
+def parameter_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of every parameter of ``model`` in name order.
+
+    Buffers are left out: BatchNorm running statistics are per rank between
+    DDP's buffer broadcasts.
+    """
     digest = hashlib.sha256()
-    for key, value in model.state_dict().items():
+    for key, value in model.named_parameters():
         digest.update(key.encode())
         digest.update(value.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
@@ -23,8 +27,8 @@ class WeightDigestHook(Hook):
     """After every training epoch each rank writes
     ``<work_dir>/weights_epoch<e>_rank<r>.sha256``.
 
-    Data-parallel ranks must hold identical weights after every epoch; a test
-    compares the files.
+    Data-parallel ranks must hold identical parameters after every epoch; a
+    test compares the files.
     """
 
     priority = 'LOWEST'
@@ -33,4 +37,4 @@ class WeightDigestHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         path = osp.join(runner.work_dir, f'weights_epoch{runner.epoch}_rank{get_rank()}.sha256')
         with open(path, 'w', encoding='utf-8') as handle:
-            handle.write(state_digest(model))
+            handle.write(parameter_digest(model))

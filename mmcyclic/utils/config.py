@@ -41,6 +41,26 @@ def find_misspelt_keys(keys: Iterable[str], known: Iterable[str] = RUNNER_KEYS,
     return suspects
 
 
+def check_keys(given: Iterable[str], allowed: Iterable[str], where: str) -> None:
+    """Refuse a key that is not in ``allowed``, naming the nearest valid spelling.
+
+    Args:
+        given: The keys of a config dict.
+        allowed: The keys it may have.
+        where: Its dotted place in the config, e.g. ``'train_cfg.self_training'``.
+
+    Raises:
+        ConfigError: an unknown key (the first of them, with a suggestion).
+    """
+    allowed = sorted(allowed)
+    for key in given:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        hint = f' (did you mean "{close[0]}"?)' if close else ''
+        raise ConfigError(f'{where}.{key}: unknown key{hint}; valid keys: {", ".join(allowed)}')
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read a config, merge ``--cfg-options`` and check for misspelt keys.
 
