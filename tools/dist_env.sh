@@ -5,7 +5,16 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON=${PYTHON:-python}
+# The interpreter: $PYTHON if set, else the venv of `make setup` ($MMCYCLIC_VENV or .venv),
+# else python from PATH (an activated environment).
+VENV="${MMCYCLIC_VENV:-$ROOT/.venv}"
+if [[ -z "${PYTHON:-}" ]]; then
+    if [[ -x "$VENV/bin/python" ]]; then
+        PYTHON="$VENV/bin/python"
+    else
+        PYTHON=python
+    fi
+fi
 
 dist_launch() {
     local script=$1 nproc=$2

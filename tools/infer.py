@@ -5,8 +5,10 @@ Example::
     python tools/infer.py configs/mask_rcnn_r18_synthetic.py work_dirs/demo/epoch_12.pth \\
         slides/*.tif more_images/ --out results --format geojson,labels,overlay
 
-Exit status: the number of inputs that failed (capped at 125); 130 when interrupted.
-See docs/inference.md.
+Exit status: 0 when every input was segmented; 1 when some inputs failed (each
+is named, the count is printed); 2 for a bad config, checkpoint or argument and
+3 when the --out folder cannot be written (both before any inference); 130 when
+interrupted. See docs/inference.md.
 """
 import argparse
 import sys
@@ -14,10 +16,14 @@ from typing import List, Optional
 
 import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
 from mmcyclic.apis.result import FORMATS
-from mmcyclic.apis.segmenter import NucleiSegmenter, segment_files
+from mmcyclic.apis.segmenter import (NucleiSegmenter, OutputDirError, check_output_dir,
+                                     segment_files)
 from mmcyclic.utils.config import ConfigError
 
-MAX_EXIT_CODE = 125  # higher codes mean "killed by a signal" to shells
+EXIT_INPUTS_FAILED = 1
+EXIT_BAD_SETUP = 2
+EXIT_OUTPUT_NOT_WRITABLE = 3
+EXIT_INTERRUPTED = 130
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -41,7 +47,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         '(default: config or 64)')
     parser.add_argument('--batch-size', type=int,
                         help='tiles per forward pass (default: config or 4)')
-    parser.add_argument('--score-thr', type=float, help='minimum score (default: config or 0.5)')
+    parser.add_argument('--score-thr', type=float,
+                        help='minimum score (default: the config\'s inference.score_thr, else '
+                        'its test_evaluator.score_thr, else 0.5)')
     parser.add_argument('--device', default='cpu',
                         help='cpu, cuda, cuda:1, ... (default: %(default)s)')
     parser.add_argument('--no-progress', action='store_true', help='do not draw progress bars')
@@ -54,14 +62,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Segment the inputs; return the exit status (see the module docstring)."""
     args = parse_args(argv)
+    try:
+        check_output_dir(args.out)
+    except OutputDirError as error:
+        print(f'ERROR: {error}', file=sys.stderr)
+        return EXIT_OUTPUT_NOT_WRITABLE
     try:
         segmenter = NucleiSegmenter(args.config, args.checkpoint, device=args.device,
                                     tile_size=args.tile_size, overlap=args.overlap,
                                     batch_size=args.batch_size, score_thr=args.score_thr)
     except (ConfigError, FileNotFoundError, ValueError) as error:
         print(f'ERROR: {error}', file=sys.stderr)
-        return 2
+        return EXIT_BAD_SETUP
     try:
         failures = segment_files(segmenter, args.inputs, args.out, args.format,
                                  label_suffix=f'.{args.label_format}',
@@ -69,12 +83,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print('Interrupted: the files already written are complete; the rest are missing.',
               file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     if failures:
         print(f'{len(failures)} input(s) failed:', file=sys.stderr)
         for name, reason in failures:
             print(f'  {name}: {reason}', file=sys.stderr)
-    return min(len(failures), MAX_EXIT_CODE)
+    return EXIT_INPUTS_FAILED if failures else 0
 
 
 if __name__ == '__main__':

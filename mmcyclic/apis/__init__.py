@@ -1,11 +1,13 @@
 """Running trained models on images and exporting what they find."""
 from .overlay import draw_contours, save_comparison_figure
 from .result import NucleiResult
-from .segmenter import InferenceSettings, NucleiSegmenter, collect_inputs, segment_files
+from .segmenter import (InferenceSettings, NucleiSegmenter, OutputDirError, check_output_dir,
+                        collect_inputs, segment_files)
 from .tiling import Tile, open_image_source, segment_tiled, tile_windows
 
 __all__ = [
     'draw_contours', 'save_comparison_figure', 'NucleiResult', 'NucleiSegmenter',
-    'InferenceSettings', 'segment_files', 'collect_inputs', 'Tile', 'open_image_source',
+    'InferenceSettings', 'segment_files', 'collect_inputs', 'check_output_dir', 'OutputDirError',
+    'Tile', 'open_image_source',
     'segment_tiled', 'tile_windows'
 ]

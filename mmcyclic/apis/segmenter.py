@@ -10,7 +10,9 @@ arguments, the config's optional block::
     inference = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5,
                      caps_tile_size=256)
 
-and :data:`DEFAULT_SETTINGS`.
+and :data:`DEFAULT_SETTINGS`; without ``inference.score_thr``, the score
+threshold is the config's ``test_evaluator.score_thr`` (the one that selected
+and tested the model: 0.05 for the weak-supervision configs) when it has one.
 
 Two things keep the tile size from changing what is found: the model's
 per-image caps (RPN proposals, detections) are scaled with the tile area
@@ -21,8 +23,11 @@ import copy
 import glob
 import math
 import os
+import pickle
 import sys
+import tempfile
 import warnings
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
@@ -34,6 +39,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 from mmcyclic.datasets.io import ImageReadError
+from mmcyclic.utils.checkpoint_compat import UnsafeCheckpointError
 from mmcyclic.utils.config import load_config
 from .result import FORMATS, NucleiResult
 from .tiling import Tile, TileCallback, TileInstances, open_image_source, segment_tiled
@@ -80,7 +86,9 @@ class InferenceSettings:
 
     @classmethod
     def resolve(cls, cfg: Config, source: str = 'config', **overrides) -> 'InferenceSettings':
-        """Arguments (not None) > ``cfg.inference`` > :data:`DEFAULT_SETTINGS`.
+        """Arguments (not None) > ``cfg.inference`` > the test evaluator > :data:`DEFAULT_SETTINGS`.
+
+        The test evaluator only supplies ``score_thr`` (:func:`evaluator_score_thr`).
 
         Raises:
             ValueError: ``cfg.inference`` has an unknown key, or a value is out of range.
@@ -90,13 +98,27 @@ class InferenceSettings:
         if unknown:
             raise ValueError(f'{source}: unknown key(s) {unknown} in `inference`; '
                              f'allowed: {sorted(DEFAULT_SETTINGS)}')
-        values = {**DEFAULT_SETTINGS, **block,
+        tested = evaluator_score_thr(cfg)
+        values = {**DEFAULT_SETTINGS, **({} if tested is None else {'score_thr': tested}), **block,
                   **{k: v for k, v in overrides.items() if v is not None}}
         return cls(**values)
 
 
-def _drop_low_scores_early(cfg: Config, score_thr: float) -> None:
-    """Raise the detector's own box score threshold to ``score_thr``.
+def evaluator_score_thr(cfg: Config) -> Optional[float]:
+    """The ``score_thr`` of the config's ``test_evaluator``, or ``None`` if it sets none.
+
+    Args:
+        cfg: A model config; ``test_evaluator`` may be one evaluator dict or a list.
+    """
+    evaluators = cfg.get('test_evaluator', None) or []
+    for evaluator in evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]:
+        if isinstance(evaluator, dict) and evaluator.get('score_thr') is not None:
+            return float(evaluator['score_thr'])
+    return None
+
+
+def _drop_low_scores_early(cfg: Config, score_thr: float) -> Optional[float]:
+    """Raise the detector's own box score threshold to ``score_thr``; return the old one.
 
     Mask R-CNN configs keep boxes down to ``test_cfg.rcnn.score_thr`` (0.05)
     and compute and paste a full-tile mask for each of up to ``max_per_img``
@@ -104,11 +126,16 @@ def _drop_low_scores_early(cfg: Config, score_thr: float) -> None:
     before NMS and the mask head gives the same instances above ``score_thr``
     (a box is only suppressed by higher-scoring ones, and the top
     ``max_per_img`` above the threshold are the same) at a fraction of the
-    time and memory.
+    time and memory. (Mask R-CNN-style models on CPU keep the old threshold for
+    their boxes, to know the highest score, and drop the low boxes before their
+    masks: :meth:`NucleiSegmenter._predict_into_boxes`.)
     """
     rcnn = (cfg.model.get('test_cfg') or {}).get('rcnn')
-    if rcnn is not None and 'score_thr' in rcnn:
-        rcnn['score_thr'] = max(rcnn['score_thr'], score_thr)
+    if rcnn is None or 'score_thr' not in rcnn:
+        return None
+    original = rcnn['score_thr']
+    rcnn['score_thr'] = max(original, score_thr)
+    return original
 
 
 def scale_test_caps(cfg: Config, factor: float) -> None:
@@ -156,25 +183,62 @@ def _paste_into_boxes(roi_head, dets, mask_preds, meta: dict,
                          scores.numpy().astype(np.float64))
 
 
+def _read_checkpoint(checkpoint: Path) -> dict:
+    """Read a checkpoint file; raise ``ValueError`` naming the file, the cause and the fix."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    try:
+        return CheckpointLoader.load_checkpoint(str(checkpoint), map_location='cpu',
+                                                logger='silent')
+    except UnsafeCheckpointError as error:  # already names the file, the globals and the fix
+        raise ValueError(str(error)) from None
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile,
+            ValueError) as error:
+        detail = ' '.join(str(error).split())[:300]
+        raise ValueError(
+            f'{checkpoint}: cannot read this checkpoint file ({type(error).__name__}: {detail}). '
+            f'It is truncated or damaged ({checkpoint.stat().st_size} bytes), e.g. by an '
+            'interrupted copy, download or save: copy it again, or pass another .pth file.'
+        ) from None
+
+
 def _load_weights_strictly(model: torch.nn.Module, checkpoint: Path, source: str) -> None:
-    """Load every weight of ``model`` from ``checkpoint`` or say which do not fit.
+    """Load every weight of ``model`` from ``checkpoint`` or say why not.
 
     mmdet's ``init_detector`` loads non-strictly and only logs missing or
     reshaped weights, after which the model predicts from random weights; for
-    inference that must be an error.
+    inference that must be an error. A file that cannot be read (truncated,
+    refused as unsafe) is reported as such, not as weights that do not fit.
     """
-    from mmengine.runner import load_checkpoint
+    from mmengine.runner.checkpoint import _load_checkpoint_to_model
+    loaded = _read_checkpoint(checkpoint)
     try:
-        loaded = load_checkpoint(model, str(checkpoint), map_location='cpu', strict=True,
-                                 logger='silent')
-    except RuntimeError as error:
+        # What mmengine's load_checkpoint does after reading the file.
+        _load_checkpoint_to_model(model, loaded, strict=True, logger='silent')
+    except (RuntimeError, KeyError, TypeError) as error:
         detail = ' '.join(str(error).split())
         raise ValueError(
             f'{checkpoint}: its weights do not fit the model of {source} ({detail[:600]}). '
             'Use the config the checkpoint was trained with.') from None
     meta = loaded.get('meta', {}) if isinstance(loaded, dict) else {}
-    if 'dataset_meta' in meta:
+    if 'dataset_meta' in (meta or {}):
         model.dataset_meta = meta['dataset_meta']
+
+
+def _init_detector_quietly(init_detector: Callable, cfg: Config, device: str) -> torch.nn.Module:
+    """mmdet's ``init_detector`` without its "checkpoint is None" warning.
+
+    The warning says the model gets COCO class names, but the checkpoint (and
+    its class names) is loaded right after. mmdet turns on
+    ``warnings.simplefilter('once')`` before warning, which would beat an
+    ``ignore`` filter, so warnings are recorded and all others re-issued.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        model = init_detector(cfg, None, device=device)
+    for warning in caught:
+        if 'checkpoint is None' not in str(warning.message):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+    return model
 
 
 class NucleiSegmenter:
@@ -188,8 +252,17 @@ class NucleiSegmenter:
         tile_size: See :class:`InferenceSettings`; ``None`` = config/default.
         overlap: See :class:`InferenceSettings`.
         batch_size: See :class:`InferenceSettings`.
-        score_thr: See :class:`InferenceSettings`.
+        score_thr: See :class:`InferenceSettings`; by default the config's
+            ``inference.score_thr``, else its ``test_evaluator.score_thr``, else 0.5.
         caps_tile_size: See :class:`InferenceSettings`.
+
+    Attributes:
+        settings: The resolved :class:`InferenceSettings`.
+        highest_score: The highest score of any detection the model returned
+            since the segmenter was made or :meth:`reset_highest_score`, kept or
+            not (``None``: none). Mask R-CNN-style models on CPU report scores
+            down to the config's own ``test_cfg.rcnn.score_thr``; other models
+            only those at or above ``settings.score_thr``.
 
     Raises:
         mmcyclic.utils.config.ConfigError: the config is missing or broken.
@@ -222,14 +295,11 @@ class NucleiSegmenter:
                                     'tools/train.py or pass the path of an existing .pth file.')
         if device.startswith('cuda') and not torch.cuda.is_available():
             raise ValueError(f'device {device!r}: no CUDA GPU is available here; use device="cpu"')
-        _drop_low_scores_early(cfg, self.settings.score_thr)
+        self._box_score_thr = _drop_low_scores_early(cfg, self.settings.score_thr)
+        self.highest_score: Optional[float] = None
         scale_test_caps(cfg, (self.settings.tile_size / self.settings.caps_tile_size)**2)
         init_default_scope('mmdet')
-        with warnings.catch_warnings():
-            # mmdet warns that a model without checkpoint gets COCO class names;
-            # the checkpoint (and its class names) is loaded right below.
-            warnings.filterwarnings('ignore', message='checkpoint is None')
-            self.model = init_detector(cfg, None, device=device)
+        self.model = _init_detector_quietly(init_detector, cfg, device)
         if checkpoint is not None:
             _load_weights_strictly(self.model, Path(checkpoint), source)
         if not getattr(self.model, 'with_mask', False):
@@ -267,6 +337,7 @@ class NucleiSegmenter:
         outputs = []
         for sample in samples:
             instances = sample.pred_instances
+            self._record_scores(instances.scores)
             keep = instances.scores >= self.settings.score_thr
             outputs.append(TileInstances.from_masks(
                 instances.masks[keep].cpu().numpy().astype(bool, copy=False),
@@ -294,14 +365,33 @@ class NucleiSegmenter:
         feats = model.extract_feat(data['inputs'])
         proposals = model.rpn_head.predict(feats, samples, rescale=False)
         roi_head = model.roi_head
-        dets = roi_head.predict_bbox(feats, metas, proposals, rcnn_test_cfg=roi_head.test_cfg,
+        rcnn_cfg = roi_head.test_cfg
+        if self._box_score_thr is not None:  # see every box the config keeps, for highest_score
+            rcnn_cfg = copy.deepcopy(rcnn_cfg)
+            rcnn_cfg.score_thr = self._box_score_thr
+        dets = roi_head.predict_bbox(feats, metas, proposals, rcnn_test_cfg=rcnn_cfg,
                                      rescale=False)
+        for det in dets:
+            self._record_scores(det.scores)
+        # Dropping boxes after NMS keeps the same ones as dropping them before
+        # (a box is only suppressed by higher-scoring ones): no mask for the rest.
+        dets = [det[det.scores >= self.settings.score_thr] for det in dets]
         counts = [len(d) for d in dets]
         if sum(counts) == 0:
             return [TileInstances.empty() for _ in dets]
         mask_preds = roi_head._mask_forward(feats, bbox2roi([d.bboxes for d in dets]))
         return [_paste_into_boxes(roi_head, det, preds, meta, self.settings.score_thr)
                 for det, preds, meta in zip(dets, mask_preds['mask_preds'].split(counts), metas)]
+
+    def _record_scores(self, scores: torch.Tensor) -> None:
+        if len(scores):
+            top = float(scores.max())
+            self.highest_score = top if self.highest_score is None else max(
+                self.highest_score, top)
+
+    def reset_highest_score(self) -> None:
+        """Forget :attr:`highest_score` (e.g. before a new run over many images)."""
+        self.highest_score = None
 
     def segment(self, image: Union[np.ndarray, PathLike],
                 on_tile: Optional[TileCallback] = None) -> NucleiResult:
@@ -383,17 +473,59 @@ def _print_above_bars(message: str) -> None:
         tqdm.write(message)
 
 
+class OutputDirError(OSError):
+    """The output folder cannot be created or written; the message names it and the fix."""
+
+
+def check_output_dir(out_dir: PathLike) -> Path:
+    """Create ``out_dir`` if needed and check that a file can be written in it.
+
+    Args:
+        out_dir: The output folder.
+
+    Returns:
+        ``out_dir`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        OutputDirError: it is a file, cannot be created or is not writable.
+    """
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as error:
+        cause = error.strerror or str(error)
+        raise OutputDirError(f'{out_dir}: cannot write the outputs there ({cause}). Choose '
+                             'another output folder (--out) or make this one writable.') from None
+    return out_dir
+
+
+def _warn_if_nothing_found(segmenter: NucleiSegmenter, num_images: int) -> None:
+    """Say which threshold found nothing in any image and the highest score seen."""
+    threshold = segmenter.settings.score_thr
+    highest = segmenter.highest_score
+    seen = (f'the highest score seen was {highest:.4f}' if highest is not None
+            else 'the model returned no detection at all')
+    message = (f'no nucleus found in any of the {num_images} image(s) at score_thr={threshold} '
+               f'({seen}). If the model was trained and tested with a lower threshold, pass it '
+               '(--score-thr, or score_thr= / inference.score_thr in the config).')
+    warnings.warn(message, stacklevel=3)
+
+
 def segment_files(segmenter: NucleiSegmenter, inputs: Iterable[str], out_dir: PathLike,
                   formats: Sequence[str] = ('geojson', 'labels'), label_suffix: str = '.tif',
                   progress: bool = True,
                   log: Optional[Callable[[str], None]] = None) -> List[Tuple[str, str]]:
     """Segment every input image and write the exports into ``out_dir``.
 
-    A file that cannot be read (missing, truncated, not an image) or fails
-    during inference is reported through ``log`` and skipped; the others are
-    still processed. Every output file is written atomically, so an
-    interrupted run leaves complete files only (an image may miss some of its
-    formats).
+    The output folder is checked first (:func:`check_output_dir`). A file that
+    cannot be read (missing, truncated, not an image) or fails during
+    inference is reported through ``log`` and skipped; the others are still
+    processed. Every output file is written atomically, so an interrupted run
+    leaves complete files only (an image may miss some of its formats). A run
+    that finds no nucleus in any image warns (``UserWarning``) with the score
+    threshold and the highest score the model gave.
 
     Args:
         segmenter: The model.
@@ -407,12 +539,19 @@ def segment_files(segmenter: NucleiSegmenter, inputs: Iterable[str], out_dir: Pa
 
     Returns:
         ``(input, reason)`` per failed input.
+
+    Raises:
+        ValueError: an unknown format.
+        OutputDirError: ``out_dir`` cannot be written (before any inference).
     """
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise ValueError(f'unknown output format(s) {unknown}; choose from {list(FORMATS)}')
+    out_dir = check_output_dir(out_dir)
     log = log or _print_above_bars
     paths, failures = collect_inputs(inputs)
+    segmenter.reset_highest_score()
+    found = []
     for name, reason in failures:
         log(f'FAILED {name}: {reason}')
     stems = {}
@@ -424,19 +563,22 @@ def segment_files(segmenter: NucleiSegmenter, inputs: Iterable[str], out_dir: Pa
             log(f'FAILED {path}: outputs would overwrite those of {previous}; '
                 'run it with another --out')
         else:
-            _segment_one(segmenter, path, Path(out_dir), formats, label_suffix, progress, log,
-                         failures)
+            found.append(_segment_one(segmenter, path, out_dir, formats, label_suffix, progress,
+                                      log, failures))
         if image_bar is not None:
             image_bar.update()
     if image_bar is not None and hasattr(image_bar, 'close'):
         image_bar.close()
+    segmented = [n for n in found if n is not None]
+    if segmented and not any(segmented):
+        _warn_if_nothing_found(segmenter, len(segmented))
     return failures
 
 
 def _segment_one(segmenter: NucleiSegmenter, path: Path, out_dir: Path, formats: Sequence[str],
                  label_suffix: str, progress: bool, log: Callable[[str], None],
-                 failures: List[Tuple[str, str]]) -> None:
-    """Segment one file and save its exports; record a failure instead of raising."""
+                 failures: List[Tuple[str, str]]) -> Optional[int]:
+    """Segment one file and save its exports; return the nuclei found (``None``: it failed)."""
     tile_bar = None
 
     def on_tile(done: int, total: int) -> None:
@@ -459,12 +601,13 @@ def _segment_one(segmenter: NucleiSegmenter, path: Path, out_dir: Path, formats:
         reason = str(error).removeprefix(f'{path}: ')
         failures.append((str(path), reason))
         log(f'FAILED {path}: {reason}')
-        return
+        return None
     except (RuntimeError, ValueError, OSError, MemoryError) as error:
         failures.append((str(path), f'{type(error).__name__}: {error}'))
         log(f'FAILED {path}: {type(error).__name__}: {error}')
-        return
+        return None
     finally:
         if tile_bar is not None:
             tile_bar.close()
     log(f'{path}: {len(result)} nuclei -> {", ".join(p.name for p in written)}')
+    return len(result)

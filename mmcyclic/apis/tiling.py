@@ -73,7 +73,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from mmcyclic.datasets.io import TIFF_SUFFIXES, ImageReadError, read_image
+from mmcyclic.datasets.io import TIFF_SUFFIXES, ImageReadError, read_image, to_uint8
 from mmcyclic.datasets.patches import axis_origins
 from mmcyclic.evaluation.stitching import (TilePrediction, Window,
                                            stitch_predictions_with_scores,
@@ -188,10 +188,10 @@ def tile_windows(height: int, width: int, tile_size: int, overlap: int,
 
 
 def as_rgb_uint8(image: np.ndarray, name: str = 'image') -> np.ndarray:
-    """Return ``image`` as ``H x W x 3`` uint8 (grey repeated, alpha dropped).
+    """Return ``image`` as ``H x W x 3`` uint8 (grey repeated, alpha dropped, 16-bit scaled).
 
     Raises:
-        ImageReadError: not a 2-D/3-D 8-bit image.
+        ImageReadError: not a 2-D/3-D 8- or 16-bit image (see :func:`to_uint8`).
     """
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
@@ -200,10 +200,7 @@ def as_rgb_uint8(image: np.ndarray, name: str = 'image') -> np.ndarray:
             f'{name}: expected an H x W (x 1, 3 or 4) image, got shape {image.shape}')
     if image.shape[2] == 1:
         image = np.repeat(image, 3, axis=2)
-    if image.dtype != np.uint8:
-        raise ImageReadError(f'{name}: expected 8-bit pixels (uint8), got {image.dtype}. '
-                             'Scale the image to 0..255 and convert it to uint8.')
-    return image[..., :3]
+    return to_uint8(image[..., :3], name)
 
 
 class ArraySource:

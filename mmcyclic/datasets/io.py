@@ -24,6 +24,35 @@ class ImageReadError(IOError):
     """An image or label map could not be read; the message names the file."""
 
 
+def to_uint8(arr: np.ndarray, name: str = 'image') -> np.ndarray:
+    """Pixels as uint8: 8-bit values kept, 16-bit values scaled to 0..255.
+
+    Integer pixels that all fit 0..255 are kept as they are (an 8-bit image
+    in a wider type). Other uint16 pixels are scaled by 255/65535 (the full
+    16-bit range, rounded: ``round(v / 257)``); an image that uses fewer bits
+    (e.g. 12-bit) comes out dark and is better converted by the user.
+
+    Args:
+        arr: Pixel array of any shape.
+        name: The file or array, for the message.
+
+    Raises:
+        ImageReadError: any other dtype (float, signed or 32-bit integers
+            above 255); the message says how to convert.
+    """
+    if arr.dtype == np.uint8:
+        return arr
+    if np.issubdtype(arr.dtype, np.integer) and arr.min(initial=0) >= 0 \
+            and arr.max(initial=0) <= 255:
+        return arr.astype(np.uint8)
+    if arr.dtype == np.uint16:
+        return np.round(arr / 257.0).astype(np.uint8)
+    raise ImageReadError(
+        f'{name}: expected 8-bit (or 16-bit) RGB, got dtype {arr.dtype}. Convert it to 8-bit RGB '
+        'first, e.g. in Python: (img / img.max() * 255).round().astype("uint8"), or '
+        '`magick in.tif -depth 8 out.tif`.')
+
+
 def _read_tiff(path: Path) -> np.ndarray:
     import tifffile
     try:
@@ -42,7 +71,8 @@ def _read_tiff(path: Path) -> np.ndarray:
 def read_image(path: PathLike) -> np.ndarray:
     """Read an RGB image as an ``H×W×3`` uint8 array.
 
-    Grey images are repeated over three channels; an alpha channel is dropped.
+    Grey images are repeated over three channels; an alpha channel is dropped;
+    16-bit images are scaled to 8 bits (:func:`to_uint8`).
 
     Raises:
         ImageReadError: the file is missing, truncated or not an image.
@@ -56,7 +86,8 @@ def read_image(path: PathLike) -> np.ndarray:
         try:
             with Image.open(path) as img:
                 img.load()
-                arr = np.asarray(img.convert('RGB') if img.mode not in ('RGB', 'L') else img)
+                keep = img.mode in ('RGB', 'L') or img.mode.startswith('I;16')
+                arr = np.asarray(img if keep else img.convert('RGB'))
         except Exception as error:
             raise ImageReadError(f'{path}: cannot read image ({error}). '
                                  'Is the file complete and an image?') from error
@@ -64,13 +95,7 @@ def read_image(path: PathLike) -> np.ndarray:
         arr = np.repeat(arr[..., None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] < 3:
         raise ImageReadError(f'{path}: expected an RGB image, got an array of shape {arr.shape}')
-    arr = arr[..., :3]
-    if arr.dtype != np.uint8:
-        if np.issubdtype(arr.dtype, np.integer) and arr.max(initial=0) <= 255:
-            arr = arr.astype(np.uint8)
-        else:
-            raise ImageReadError(f'{path}: expected 8-bit RGB, got dtype {arr.dtype}')
-    return np.ascontiguousarray(arr)
+    return np.ascontiguousarray(to_uint8(arr[..., :3], str(path)))
 
 
 def read_label_map(path: PathLike) -> np.ndarray:

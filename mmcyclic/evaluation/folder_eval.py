@@ -1,10 +1,14 @@
 """Score a folder of predicted label maps against a folder of ground truth.
 
 Files are matched by stem (``img1.png`` in one folder with ``img1.tif`` or
-``img1.npy`` in the other). Every problem is reported by name instead of
-stopping the run: stems present on one side only, files that cannot be read,
-and pairs the metrics reject (e.g. different shapes). ``tools/eval_nuclei.py``
-is the command-line front end.
+``img1.npy`` in the other). The output folder of ``tools/infer.py`` is read as
+it is: a prediction ``<stem>_labels.<ext>`` is matched to the ground truth
+``<stem>`` (unless a ground-truth file is itself named ``<stem>_labels``), and
+infer's ``<stem>_overlay.png`` pictures next to them are ignored (its GeoJSON
+and COCO files do not have label-map suffixes). Every problem is reported by
+name instead of stopping the run: stems present on one side only, files that
+cannot be read, and pairs the metrics reject (e.g. different shapes).
+``tools/eval_nuclei.py`` is the command-line front end.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Set, Union
 
 import numpy as np
 
@@ -24,6 +28,8 @@ from mmcyclic.utils.atomic import atomic_write_bytes
 from .functional import _relabel, legacy_paper_metrics, nuclei_metrics
 
 PathLike = Union[str, os.PathLike]
+INFER_LABELS_TAG = '_labels'  # tools/infer.py writes <stem>_labels.<ext> ...
+INFER_OVERLAY_TAG = '_overlay'  # ... and <stem>_overlay.png
 METRIC_KEYS = ('pixel_dice', 'aji', 'aji_plus', 'dq', 'sq', 'pq', 'object_dice', 'object_hausdorff')
 
 
@@ -43,6 +49,9 @@ class FolderEvalResult:
         missing_pred: GT stems without a prediction file.
         missing_gt: Prediction stems without a GT file.
         failed: Stem -> reason, for files that could not be read or scored.
+        num_gt_files: Label-map files found in the ground-truth folder.
+        num_pred_files: Label-map files found in the prediction folder
+            (without ``tools/infer.py``'s overlay pictures).
     """
 
     rows: List[Dict[str, Union[str, float]]] = field(default_factory=list)
@@ -51,11 +60,34 @@ class FolderEvalResult:
     missing_pred: List[str] = field(default_factory=list)
     missing_gt: List[str] = field(default_factory=list)
     failed: Dict[str, str] = field(default_factory=dict)
+    num_gt_files: int = 0
+    num_pred_files: int = 0
 
     @property
     def num_problems(self) -> int:
         """Missing stems on either side plus failed images."""
         return len(self.missing_pred) + len(self.missing_gt) + len(self.failed)
+
+    def why_nothing_scored(self, gt_dir: PathLike, pred_dir: PathLike) -> str:
+        """Why no image was scored, for the error message ('' when some were).
+
+        Args:
+            gt_dir: The ground-truth folder (for the message).
+            pred_dir: The prediction folder (for the message).
+        """
+        if self.rows:
+            return ''
+        suffixes = ' '.join(LABEL_SUFFIXES)
+        if not self.num_gt_files:
+            return f'{gt_dir}: no ground-truth label maps ({suffixes}) in this folder'
+        if not self.num_pred_files:
+            return (f'{pred_dir}: no predicted label maps ({suffixes}) in this folder; '
+                    'write them with tools/infer.py --format labels')
+        if self.failed:
+            return f'{len(self.failed)} image(s) failed (listed above) and no other pair matched'
+        return (f'no prediction in {pred_dir} has the stem of a ground-truth file in {gt_dir} '
+                f'(name them <stem>{{{suffixes}}} or <stem>{INFER_LABELS_TAG}.<ext>, as '
+                'tools/infer.py does)')
 
 
 def _index_folder(folder: Path, failed: Dict[str, str]) -> Dict[str, Path]:
@@ -71,6 +103,26 @@ def _index_folder(folder: Path, failed: Dict[str, str]) -> Dict[str, Path]:
                                  f'{by_stem[path.stem].name} and {path.name}')
             continue
         by_stem[path.stem] = path
+    return by_stem
+
+
+def _index_predictions(folder: Path, gt_stems: Set[str],
+                       failed: Dict[str, str]) -> Dict[str, Path]:
+    """Prediction files by the ground-truth stem they belong to (see the module docstring)."""
+    found = _index_folder(folder, failed)
+    by_stem: Dict[str, Path] = {}
+    for stem, path in found.items():
+        base = stem[:-len(INFER_OVERLAY_TAG)] if stem.endswith(INFER_OVERLAY_TAG) else None
+        if base is not None and f'{base}{INFER_LABELS_TAG}' in found and stem not in gt_stems:
+            continue  # tools/infer.py's overlay picture of <base>
+        if (stem.endswith(INFER_LABELS_TAG) and stem not in gt_stems
+                and stem[:-len(INFER_LABELS_TAG)] in gt_stems):
+            stem = stem[:-len(INFER_LABELS_TAG)]
+        if stem in by_stem or (stem != path.stem and stem in found):
+            failed[stem] = (f'two predictions for {stem} in {folder}: '
+                            f'{(by_stem.get(stem) or found[stem]).name} and {path.name}')
+            continue
+        by_stem[stem] = path
     return by_stem
 
 
@@ -130,7 +182,8 @@ def evaluate_folders(gt_dir: PathLike,
     gt_dir, pred_dir = Path(gt_dir), Path(pred_dir)
     result = FolderEvalResult()
     gt_files = _index_folder(gt_dir, result.failed)
-    pred_files = _index_folder(pred_dir, result.failed)
+    pred_files = _index_predictions(pred_dir, set(gt_files), result.failed)
+    result.num_gt_files, result.num_pred_files = len(gt_files), len(pred_files)
     result.missing_pred = sorted(set(gt_files) - set(pred_files) - set(result.failed))
     result.missing_gt = sorted(set(pred_files) - set(gt_files) - set(result.failed))
     stems = sorted((set(gt_files) & set(pred_files)) - set(result.failed))

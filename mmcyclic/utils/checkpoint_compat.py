@@ -26,6 +26,10 @@ from mmengine.runner.checkpoint import CheckpointLoader
 TRUST_ENV = 'MMCYCLIC_TRUST_CHECKPOINTS'
 
 
+class UnsafeCheckpointError(RuntimeError):
+    """A checkpoint needs globals outside the safe allow-list; the message names them."""
+
+
 def _numpy_globals() -> List[Callable]:
     """Globals that pickled numpy arrays, scalars and dtypes refer to."""
     try:  # numpy >= 2 moved the implementation to numpy._core
@@ -69,7 +73,9 @@ def load_checkpoint_file(filename: str, map_location: Optional[Any] = None) -> A
 
     Raises:
         FileNotFoundError: ``filename`` does not exist.
-        RuntimeError: the file needs globals outside the allow-list.
+        UnsafeCheckpointError: the file needs globals outside the allow-list.
+        pickle.UnpicklingError: the file cannot be unpickled for another reason
+            (e.g. it is truncated).
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
@@ -84,7 +90,9 @@ def load_checkpoint_file(filename: str, map_location: Optional[Any] = None) -> A
             unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
         except Exception:  # noqa: BLE001 - the listing is only for the message
             unsafe = []
-        raise RuntimeError(
+        if not unsafe and 'Unsupported global' not in str(error):
+            raise  # not a safety refusal: a damaged file or not a checkpoint
+        raise UnsafeCheckpointError(
             f'{filename}: refusing to unpickle objects outside the safe allow-list '
             f'({", ".join(unsafe) or error}). mmcyclic loads checkpoints with '
             f'torch.load(weights_only=True). If you trust this file, set {TRUST_ENV}=1 '

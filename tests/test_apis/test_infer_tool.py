@@ -1,6 +1,9 @@
 """tools/infer.py: a folder with a corrupt file, exit codes, outputs."""
+import argparse
 import importlib.util
 import json
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +68,7 @@ def test_exit_code_counts_failed_inputs(tmp_path, checkpoint, capsys):
                               str(tmp_path / 'absent.png'), '--out', str(tmp_path / 'out'),
                               '--no-progress'])
     err = capsys.readouterr().err
-    assert code == 4
+    assert code == 1 and '4 input(s) failed' in err  # 2 and 3 would read as setup errors
     assert all(name in err for name in ('x.png', 'y.jpg', 'z.tif', 'absent.png'))
 
 
@@ -85,3 +88,103 @@ def test_collect_inputs(tmp_path):
                                       str(tmp_path / 'empty'), str(tmp_path / 'no*.jpg')])
     assert [p.name for p in paths] == ['a.tif', 'b.png']  # sorted, no duplicates
     assert [Path(name).name for name, _ in problems] == ['empty', 'no*.jpg']
+
+
+def _unreadable_checkpoint_error(path: Path, capsys) -> str:
+    code = _load_tool().main([str(R18_CONFIG), str(path), str(path.parent), '--out',
+                              str(path.parent / 'out')])
+    err = capsys.readouterr().err
+    assert code == 2
+    return err
+
+
+def test_truncated_checkpoint_is_named_as_such(tmp_path, checkpoint, capsys):
+    """Item 5 of issue 19: a truncated checkpoint was reported as weights that do not fit."""
+    data = checkpoint.read_bytes()
+    (tmp_path / 'cut.pth').write_bytes(data[:len(data) // 2])
+    err = _unreadable_checkpoint_error(tmp_path / 'cut.pth', capsys)
+    assert 'cut.pth: cannot read this checkpoint file' in err and 'truncated' in err
+    assert 'copy it again' in err and 'do not fit' not in err
+
+
+def test_unsafe_checkpoint_is_named_as_such(tmp_path, checkpoint, capsys):
+    """Item 5 of issue 19: a checkpoint refused as unsafe was reported as weights that do not
+    fit the model."""
+    state = torch.load(checkpoint, weights_only=True)
+    state['meta'] = {'args': argparse.Namespace(lr=0.1)}  # e.g. pickled by another framework
+    torch.save(state, tmp_path / 'pickled.pth')
+    err = _unreadable_checkpoint_error(tmp_path / 'pickled.pth', capsys)
+    assert 'pickled.pth: refusing to unpickle' in err and 'argparse.Namespace' in err
+    assert 'MMCYCLIC_TRUST_CHECKPOINTS=1' in err and 'do not fit' not in err
+
+
+def test_unwritable_out_is_found_before_any_inference(tmp_path, checkpoint, capsys,
+                                                      monkeypatch):
+    """Item 5 of issue 19: an unwritable --out was found after all inference ran, and exited
+    with the failed-input count (2 here, the code of a bad config)."""
+    def must_not_run(self, *args, **kwargs):
+        raise AssertionError('inference ran although --out cannot be written')
+
+    monkeypatch.setattr(NucleiSegmenter, 'segment', must_not_run)
+    image = generate_synthetic_he(1, size=64, seed=1)[0][0]
+    for name in ('a.png', 'b.png'):
+        write_image(tmp_path / 'in' / name, image)
+    (tmp_path / 'taken').write_text('a file where the output folder should be')
+    code = _load_tool().main([str(R18_CONFIG), str(checkpoint), str(tmp_path / 'in'), '--out',
+                              str(tmp_path / 'taken' / 'out')])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert f'{tmp_path / "taken" / "out"}: cannot write the outputs there' in err
+    assert 'Choose another output folder (--out)' in err
+
+
+def test_16_bit_tiff_is_scaled_to_8_bit(tmp_path, checkpoint):
+    """Item 5 of issue 19: a 16-bit TIFF failed with "expected 8-bit RGB"."""
+    image = generate_synthetic_he(1, size=96, seed=2)[0][0]
+    (tmp_path / 'in16').mkdir()
+    tifffile.imwrite(tmp_path / 'in16' / 'deep.tif', image.astype(np.uint16) * 257,
+                     photometric='rgb')
+    write_image(tmp_path / 'in8' / 'deep.png', image)
+    for folder in ('in16', 'in8'):
+        code = _load_tool().main([str(R18_CONFIG), str(checkpoint), str(tmp_path / folder),
+                                  '--out', str(tmp_path / f'out_{folder}'), '--format', 'labels',
+                                  '--score-thr', '0.3', '--no-progress'])
+        assert code == 0
+    labels16 = tifffile.imread(tmp_path / 'out_in16' / 'deep_labels.tif')
+    np.testing.assert_array_equal(labels16, tifffile.imread(tmp_path / 'out_in8' /
+                                                            'deep_labels.tif'))
+    assert labels16.max() > 0  # the comparison is not between two empty maps
+
+
+def test_no_checkpoint_is_none_warning(checkpoint):
+    """Item 5 of issue 19: every run printed mmdet's "checkpoint is None, use COCO classes"
+    warning (mmdet's simplefilter('once') beat the ignore filter)."""
+    warnings.onceregistry.clear()  # 'once' shows a message once per process
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        NucleiSegmenter(R18_CONFIG, checkpoint)
+    assert not [w for w in caught if 'checkpoint is None' in str(w.message)]
+
+
+def test_finding_nothing_anywhere_warns_with_threshold_and_highest_score(tmp_path, checkpoint,
+                                                                         capsys):
+    """Item 7 of issue 19: a model scoring below the threshold silently found 0 nuclei."""
+    image = generate_synthetic_he(1, size=96, seed=4)[0][0]
+    for name in ('a.png', 'b.png'):
+        write_image(tmp_path / 'in' / name, image)
+    with pytest.warns(UserWarning) as record:
+        code = _load_tool().main([str(R18_CONFIG), str(checkpoint), str(tmp_path / 'in'),
+                                  '--out', str(tmp_path / 'out'), '--score-thr', '1.0',
+                                  '--no-progress'])
+    assert code == 0
+    messages = [str(w.message) for w in record if 'no nucleus found' in str(w.message)]
+    assert len(messages) == 1
+    match = re.search(r'in any of the 2 image\(s\) at score_thr=1\.0 \(the highest score seen '
+                      r'was (0\.\d+)\)', messages[0])
+    assert match and 0.05 <= float(match.group(1)) < 1.0
+    with warnings.catch_warnings(record=True) as caught:  # a run that finds nuclei is quiet
+        warnings.simplefilter('always')
+        assert _load_tool().main([str(R18_CONFIG), str(checkpoint), str(tmp_path / 'in'),
+                                  '--out', str(tmp_path / 'out2'), '--score-thr', '0.05',
+                                  '--no-progress']) == 0
+    assert not [w for w in caught if 'no nucleus found' in str(w.message)]

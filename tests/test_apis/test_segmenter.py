@@ -18,7 +18,7 @@ from mmcyclic.apis.segmenter import DEFAULT_SETTINGS, InferenceSettings
 from mmcyclic.datasets.io import write_image
 from mmcyclic.datasets.synthetic import generate_synthetic_he
 from mmcyclic.evaluation.stitching import stitch_predictions_with_scores
-from mmcyclic.utils.config import ConfigError
+from mmcyclic.utils.config import ConfigError, load_config
 
 
 @pytest.fixture(scope='module')
@@ -163,3 +163,40 @@ def test_models_without_box_pasting_give_the_same_instances(segmenter, image, mo
                 fast.crops[i][rows.min():rows.max() + 1, cols.min():cols.max() + 1], crop)
             np.testing.assert_array_equal(fast.origins[i] + (rows.min(), cols.min()), origin)
         np.testing.assert_allclose(fast.scores[nonempty], slow.scores, atol=1e-6)
+
+
+WEAK_CONFIG = R18_CONFIG.parent / 'cyclic_r18_monu.py'
+
+
+def test_score_thr_defaults_to_the_test_evaluators():
+    """Item 7 of issue 19: inference kept >= 0.5 while the weak configs test at >= 0.05."""
+    weak = load_config(str(WEAK_CONFIG))
+    assert weak.test_evaluator.score_thr == 0.05  # configs/_base_/weak_supervision.py
+    assert InferenceSettings.resolve(weak).score_thr == 0.05
+    assert InferenceSettings.resolve(weak, score_thr=0.7).score_thr == 0.7  # argument wins
+    assert InferenceSettings.resolve(load_config(str(R18_CONFIG))).score_thr == 0.5
+    listed = Config(dict(test_evaluator=[dict(type='CocoMetric'),
+                                         dict(type='NucleiMetric', score_thr=0.2)]))
+    assert InferenceSettings.resolve(listed).score_thr == 0.2
+    listed.inference = dict(score_thr=0.3)  # an explicit inference block wins
+    assert InferenceSettings.resolve(listed).score_thr == 0.3
+
+
+def test_weak_config_model_finds_its_low_scoring_nuclei(tmp_path, image):
+    """Item 7 of issue 19: a student of the weak configs scores its nuclei below 0.5, and
+    NucleiSegmenter(config, checkpoint) found none of them."""
+    torch.manual_seed(0)
+    student = NucleiSegmenter(WEAK_CONFIG, tile_size=96, overlap=32).model
+    with torch.no_grad():  # foreground probability about 0.2, like the sparse-label students
+        student.roi_head.bbox_head.fc_cls.bias[0] -= 1.5
+    torch.save({'state_dict': student.state_dict(), 'meta': {}}, tmp_path / 'best_student.pth')
+    segmenter = NucleiSegmenter(WEAK_CONFIG, tmp_path / 'best_student.pth', tile_size=96,
+                                overlap=32)
+    assert segmenter.settings.score_thr == 0.05
+    result = segmenter.segment(image)
+    assert len(result) > 0 and result.scores.max() < 0.5
+    assert 0.05 <= segmenter.highest_score < 0.5
+    strict = NucleiSegmenter(WEAK_CONFIG, tmp_path / 'best_student.pth', tile_size=96,
+                             overlap=32, score_thr=0.5)
+    assert len(strict.segment(image)) == 0  # what the documented path returned before
+    assert strict.highest_score == segmenter.highest_score  # the score was still seen

@@ -92,3 +92,30 @@ def test_xml_offset_reproduces_published_masks(monuseg_dir, offset):
     ref = read_label_map(monuseg_dir / 'train/instance_masks' / f'{TEST_ID}.png')
     iou = np.logical_and(ours > 0, ref > 0).sum() / np.logical_or(ours > 0, ref > 0).sum()
     assert iou > 0.95
+
+
+def test_official_archive_layouts_give_the_same_conversion(monuseg_dir, tmp_path):
+    """Item 6 of issue 19: the README converts from the official archives as unzipped
+    (training: Tissue Images/ + Annotations/; test: .tif and .xml side by side)."""
+    from mmcyclic.datasets.converters.cli import run_conversion
+    train = tmp_path / 'MoNuSeg 2018 Training Data'
+    test = tmp_path / 'MoNuSegTestData'
+    for folder, sample_id in ((train / 'Tissue Images', TRAIN_ID), (test, TEST_ID)):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f'{sample_id}.tif').symlink_to(monuseg_dir / 'train/images' / f'{sample_id}.tif')
+    (train / 'Annotations').mkdir()
+    for folder, sample_id in ((train / 'Annotations', TRAIN_ID), (test, TEST_ID)):
+        (folder / f'{sample_id}.xml').symlink_to(
+            monuseg_dir / 'train/annotations' / f'{sample_id}.xml')
+    official = tmp_path / 'official'
+    assert run_conversion(lambda: convert_monuseg(train, official, from_xml=True, num_val=0,
+                                                  test_src=test, progress=False),
+                          str(official)) == 0
+    splits = json.loads((official / 'splits.json').read_text())
+    assert splits['train'] == [TRAIN_ID] and splits['test'] == [TEST_ID]
+    reference = tmp_path / 'reference'
+    convert_monuseg(_two_image_src(monuseg_dir, tmp_path), reference, from_xml=True, num_val=0,
+                    progress=False)
+    for sample_id in (TRAIN_ID, TEST_ID):
+        np.testing.assert_array_equal(read_label_map(official / 'labels' / f'{sample_id}.png'),
+                                      read_label_map(reference / 'labels' / f'{sample_id}.png'))

@@ -98,3 +98,46 @@ def test_cli_exit_codes(folders, tmp_path, capsys):
     assert tool.main([str(clean_gt), str(clean_pred), '--out', str(out), '--no-progress']) == 0
     assert out.is_file()
     assert tool.main([str(tmp_path / 'missing'), str(clean_pred)]) == 2
+
+
+def test_nothing_scored_is_an_error_with_the_reason(tmp_path, capsys):
+    """Item 3 of issue 19: two empty folders (or no matching stem) used to exit 0."""
+    tool = _tool()
+    gt_dir, pred_dir = tmp_path / 'gt', tmp_path / 'pred'
+    gt_dir.mkdir()
+    pred_dir.mkdir()
+    assert tool.main([str(gt_dir), str(pred_dir), '--no-progress']) == 1
+    err = capsys.readouterr().err
+    assert f'ERROR: nothing scored: {gt_dir}: no ground-truth label maps' in err
+    write_label_map(gt_dir / 'a.png', _label_map(0))
+    assert tool.main([str(gt_dir), str(pred_dir), '--no-progress']) == 1
+    assert f'{pred_dir}: no predicted label maps' in capsys.readouterr().err
+    write_label_map(pred_dir / 'b.png', _label_map(0))
+    assert tool.main([str(gt_dir), str(pred_dir), '--no-progress']) == 1
+    assert 'no prediction in' in capsys.readouterr().err
+
+
+def test_infer_output_folder_is_scored_as_it_is(tmp_path, capsys):
+    """Item 4 of issue 19: tools/infer.py's <stem>_labels.tif (with its overlay, GeoJSON and
+    COCO files next to it) used to score nothing against GT <stem>.png."""
+    gt_dir, pred_dir = tmp_path / 'gt', tmp_path / 'pred'
+    maps = {stem: _label_map(k) for k, stem in enumerate(['img1', 'img2'])}
+    for stem, lab in maps.items():
+        write_label_map(gt_dir / f'{stem}.png', lab)
+        write_label_map(pred_dir / f'{stem}_labels.tif', np.roll(lab, 1, axis=1))
+        write_label_map(pred_dir / f'{stem}_overlay.png', np.ones((4, 4), np.int64))
+        (pred_dir / f'{stem}.geojson').write_text('{}')
+        (pred_dir / f'{stem}_coco.json').write_text('{}')
+    result = evaluate_folders(gt_dir, pred_dir, progress=False)
+    assert [row['image'] for row in result.rows] == ['img1', 'img2'] and not result.num_problems
+    expected = nuclei_metrics(maps['img1'], np.roll(maps['img1'], 1, axis=1))
+    assert result.rows[0]['aji'] == pytest.approx(expected['aji'])
+    assert _tool().main([str(gt_dir), str(pred_dir), '--no-progress']) == 0
+
+    write_label_map(pred_dir / 'img1.png', maps['img1'])  # two predictions for one image
+    result = evaluate_folders(gt_dir, pred_dir, progress=False)
+    assert 'two predictions for img1' in result.failed['img1']
+    write_label_map(gt_dir / 'img2_labels.png', maps['img2'])  # a GT stem ending in _labels
+    result = evaluate_folders(gt_dir, pred_dir, progress=False)
+    assert {row['image'] for row in result.rows} == {'img2_labels'}
+    assert result.missing_pred == ['img2']

@@ -7,6 +7,7 @@ Example::
 import argparse
 import sys
 from pathlib import Path
+from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a plain checkout
 
@@ -14,7 +15,7 @@ from mmcyclic.datasets.converters.consep import convert_consep  # noqa: E402
 from mmcyclic.datasets.converters.cli import add_patch_arguments, run_conversion  # noqa: E402
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--src', required=True,
                         help='CoNSeP folder with Train/{Images,Labels} and Test/{Images,Labels}')
@@ -22,15 +23,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--val-seed', type=int, default=0, help='seed of the val image choice')
     parser.add_argument('--num-val', type=int, default=1)
     add_patch_arguments(parser)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
-    run_conversion(lambda: convert_consep(
+def main(argv: Optional[List[str]] = None) -> int:
+    """Convert; return the exit status (see mmcyclic.datasets.converters.cli)."""
+    args = parse_args(argv)
+    return run_conversion(lambda: convert_consep(
         args.src, args.out, val_seed=args.val_seed, num_val=args.num_val,
         patch_size=args.patch_size, min_area=args.min_area, overwrite=args.overwrite), args.out)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -8,6 +8,7 @@ Example::
 import argparse
 import sys
 from pathlib import Path
+from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a plain checkout
 
@@ -15,7 +16,7 @@ from mmcyclic.datasets.converters.generic import convert_generic  # noqa: E402
 from mmcyclic.datasets.converters.cli import add_patch_arguments, run_conversion  # noqa: E402
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--images', required=True, help='folder of RGB images')
     parser.add_argument('--labels', required=True,
@@ -30,12 +31,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--test-fraction', type=float, default=0.2)
     parser.add_argument('--seed', type=int, default=0, help='seed of the random split')
     add_patch_arguments(parser)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
-    run_conversion(lambda: convert_generic(
+def main(argv: Optional[List[str]] = None) -> int:
+    """Convert; return the exit status (see mmcyclic.datasets.converters.cli)."""
+    args = parse_args(argv)
+    return run_conversion(lambda: convert_generic(
         args.images, args.labels, args.out, name=args.name or Path(args.out).name,
         split_file=args.split_file, val_fraction=args.val_fraction,
         test_fraction=args.test_fraction, seed=args.seed, label_suffix=args.label_suffix,
@@ -43,4 +45,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

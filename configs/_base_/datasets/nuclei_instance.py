@@ -62,4 +62,6 @@ test_evaluator = dict(type='NucleiMetric', legacy=True)
 
 # Tiled inference on images of any size (mmcyclic.apis.NucleiSegmenter, tools/infer.py):
 # tiles of the training patch size; the overlap must exceed the largest nucleus diameter.
-inference = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5, caps_tile_size=256)
+# No score_thr here: inference keeps what test_evaluator.score_thr kept when the model was
+# selected and tested (0.5 by default, 0.05 in the weak-supervision configs).
+inference = dict(tile_size=256, overlap=64, batch_size=4, caps_tile_size=256)
