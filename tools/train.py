@@ -7,6 +7,8 @@ from mmengine.runner import Runner
 
 import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
 from mmcyclic.engine.cpu_distributed import shut_down_distributed
+from mmcyclic.engine.optim_wrapper import TrainingDiverged
+from mmcyclic.engine.self_training_loop import NoUsableModel
 from mmcyclic.utils.config import ConfigError, add_runner_arguments, config_from_args
 
 
@@ -40,7 +42,8 @@ def main() -> None:
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     try:
         runner.train()  # builds the train loop first: its keys are checked before any work
-    except ConfigError as error:
+    except (ConfigError, TrainingDiverged, NoUsableModel) as error:
+        runner.logger.error(str(error))
         sys.exit(f'ERROR: {args.config}: {error}')
     shut_down_distributed()
 

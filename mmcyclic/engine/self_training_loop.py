@@ -47,9 +47,16 @@ from mmcyclic.datasets.label_sets import (LabelSet, label_set_from_label_maps, l
 from mmcyclic.evaluation.functional import aji, pixel_dice
 from mmcyclic.models.backbone_transfer import load_backbone
 from mmcyclic.utils.atomic import atomic_copy, atomic_write_json
+from .optim_wrapper import TrainingDiverged
 from .pseudo_labels import predict_whole_images
 
 SET_NAMES = ('M', 'M_prime')
+# selection rule -> the phase record key it ranks by
+SELECTION_KEYS = {'val_dice': 'val_pixel_dice', 'agreement': 'agreement_aji'}
+
+
+class NoUsableModel(RuntimeError):
+    """No phase of a self-training run found a nucleus, so none can be selected."""
 
 
 @LOOPS.register_module()
@@ -131,7 +138,7 @@ class SelfTrainingLoop(BaseLoop):
         self._max_epochs = teacher_epochs + num_students * student_epochs
         self._epoch = 0
         self._iter = 0
-        self._phase_iters = 0
+        self._phase: Optional[str] = None
         self.stop_training = False
         self.summary: Dict[str, Any] = {}
         # The dataloader changes with every phase. The Runner needs one before
@@ -230,7 +237,13 @@ class SelfTrainingLoop(BaseLoop):
         train_file, union_counts = self._write_round_files(phase_dir, round_index, m_set, m_prime)
         self._init_weights(name, previous)
 
+        self._phase = name
         self._unwrapped_model().label_set_weights = weights
+        empty = m_set.count_empty_images()
+        if empty:
+            self.runner.logger.warning(
+                f'self-training {name}: {empty} of {len(m_set.images)} images have no label in M '
+                '(their patches train only through M\' where it exists)')
         self.runner.logger.info(
             f'self-training {name}: {len(m_set.annotations)} instances in M'
             + (f', {len(m_prime.annotations)} in M\'' if m_prime else '') + f', weights {weights}')
@@ -291,7 +304,11 @@ class SelfTrainingLoop(BaseLoop):
                 copy.deepcopy(runner.cfg.param_scheduler))
         runner.optim_wrapper.initialize_count_status(runner.model, 0, epochs * len(self.dataloader))
         for _ in range(epochs):
-            self._run_epoch()
+            try:
+                self._run_epoch()
+            except TrainingDiverged as error:
+                raise TrainingDiverged(f'self-training {self._phase} diverged in epoch '
+                                       f'{self._epoch + 1}: {error}') from error
 
     def _run_epoch(self) -> None:
         runner = self.runner
@@ -362,10 +379,22 @@ class SelfTrainingLoop(BaseLoop):
 
     def _finish(self, phases: List[dict]) -> None:
         """Select the best of teacher and students ("an equal-or-better student")."""
-        rules = (('val_dice', 'val_pixel_dice'), ('agreement', 'agreement_aji'))
-        scores = {rule: phase_scores(phases, key) for rule, key in rules}
-        selected = {rule: best_phase(scores[rule]) for rule, _ in rules}
+        scores = {rule: phase_scores(phases, key) for rule, key in SELECTION_KEYS.items()}
+        for rule, key in SELECTION_KEYS.items():
+            empty = [p['name'] for p in phases if p['name'] not in scores[rule] and key in p]
+            if empty and rule == self.selection:
+                self.runner.logger.warning(
+                    f'self-training: {", ".join(empty)} found no nucleus '
+                    f'({key} = 0{" predictions" if rule == "agreement" else ""}): not a candidate')
+        selected = {rule: best_phase(scores[rule]) for rule in SELECTION_KEYS}
         chosen = selected[self.selection]
+        if chosen is None and any(SELECTION_KEYS[self.selection] in p for p in phases):
+            raise NoUsableModel(
+                f'self-training in {self.out_dir}: no phase ({", ".join(p["name"] for p in phases)})'
+                f' found a nucleus by the {self.selection!r} rule, so there is no model to '
+                'select. Look at the seeds (too few, or not on nuclei: seed_quality.json, '
+                'overlays), train the teacher longer, or lower score_thr (the pseudo-label '
+                'threshold) and the evaluator\'s score_thr.')
         self.summary = dict(selection=self.selection, selected=chosen, selected_by=selected,
                             selection_scores=scores, alpha=self.alpha, phases=phases)
         if get_rank() == 0:
@@ -441,13 +470,23 @@ class SelfTrainingLoop(BaseLoop):
 
 
 def phase_scores(phases: Sequence[dict], key: str) -> Dict[str, float]:
-    """``{phase name: phases[key]}`` for the phases (teacher included) with a finite score.
+    """``{phase name: score}`` of the candidates for a selection key, teacher included.
 
-    The teacher has no ``agreement_aji`` (it has no teacher of its own), so the
-    label-free rule chooses among the students.
+    A candidate has a finite score and found at least one nucleus: a positive
+    validation Dice for ``val_pixel_dice``; at least one prediction on the
+    training images for ``agreement_aji`` (two models that both predict
+    nothing agree perfectly). The teacher has no ``agreement_aji`` (it has no
+    teacher of its own), so the label-free rule chooses among the students.
     """
-    return {p['name']: float(p[key]) for p in phases
-            if isinstance(p.get(key), (int, float)) and np.isfinite(p[key])}
+    scores = {}
+    for phase in phases:
+        score = phase.get(key)
+        if not isinstance(score, (int, float)) or not np.isfinite(score):
+            continue
+        found = score > 0 if key == 'val_pixel_dice' else phase.get('num_predicted', 1) > 0
+        if found:
+            scores[phase['name']] = float(score)
+    return scores
 
 
 def best_phase(scores: Dict[str, float]) -> Optional[str]:

@@ -1,12 +1,14 @@
 """SelfTrainingLoop end to end on a tiny synthetic dataset: files, counts, resume per phase."""
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
 from mmengine.runner import Runner
 
 import mmcyclic  # noqa: F401
-from cyclic_test_utils import as_label_set_model, register_kill_hook, small_detector_cfg
+from cyclic_test_utils import REPO, as_label_set_model, register_kill_hook, small_detector_cfg
 from mmcyclic.datasets.label_sets import load_label_set, select_patches, subsample_ground_truth
 from mmcyclic.engine.self_training_loop import best_phase, phase_scores
 
@@ -76,6 +78,36 @@ def test_teacher_students_files_and_resume_at_the_killed_student(tiny_synthetic,
     # The M' a student trains on is what the previous model predicted.
     assert (len(load_label_set(out / 'student_2' / 'M_prime.json').annotations)
             == student_1['num_predicted'])
+
+
+def test_a_model_that_finds_nothing_is_never_a_candidate():
+    """Issue 19 item 1: zero validation Dice (nothing found) and, for the label-free rule, zero
+    predictions on the training images (two empty models agree perfectly) are not candidates."""
+    phases = [dict(name='teacher', val_pixel_dice=0.0, num_predicted=0),
+              dict(name='student_1', val_pixel_dice=0.0, agreement_aji=1.0, num_predicted=0),
+              dict(name='student_2', val_pixel_dice=0.2, agreement_aji=0.1, num_predicted=9)]
+    assert phase_scores(phases, 'val_pixel_dice') == {'student_2': 0.2}
+    assert phase_scores(phases, 'agreement_aji') == {'student_2': 0.1}
+
+
+def test_a_diverged_run_stops_with_an_error_naming_phase_and_lr(tiny_synthetic, tmp_path):
+    """Issue 19 item 1: lr 1000 -> loss ~1e23 -> before the fix "selected student_1", exit 0."""
+    seeds = subsample_ground_truth(tiny_synthetic / 'annotations' / 'instances_train_full.json', 3)
+    seeds.save(tmp_path / 'seeds.json')
+    cfg = _cfg(tiny_synthetic, tmp_path / 'work', tmp_path / 'seeds.json',
+               experiment_name='st_diverged')
+    cfg.optim_wrapper.optimizer.lr = 1000.0
+    cfg.optim_wrapper.max_consecutive = 2
+    cfg.param_scheduler = []
+    config = tmp_path / 'diverged.py'
+    cfg.dump(str(config))
+    proc = subprocess.run([sys.executable, 'tools/train.py', str(config)], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('ERROR:') and 'self-training teacher diverged' in last, last
+    assert 'lr 1000' in last and 'Lower the learning rate' in last
+    assert not (tmp_path / 'work' / 'self_training' / 'best_student.pth').exists()
 
 
 def test_the_teacher_is_a_candidate_and_can_be_selected():
