@@ -8,13 +8,13 @@
 # every nucleus' score down. Score every detection mmdet keeps (its rcnn score_thr, 0.05)
 # instead of the fully-supervised configs' 0.5, and sample as few negatives as the
 # authors' code (64 RPN anchors, 128 RoIs with 33 % positives per image; mmdet: 256/512).
-# The detector takes α·L(M) + (1−α)·L(M′) with one backbone pass (LabelSetMaskRCNN), and
+# The detector takes α·L(M) + (1−α)·L(M′) with one backbone pass (LabelSetMaskRCNN; α is
+# train_cfg.self_training.alpha, which the loop sets for each phase: (1, 0) for the teacher), and
 # each set's loss ignores the other set's instances as negatives (ignore_other_sets; the
 # assigners below implement it: an anchor/RoI on an M′ nucleus is not background for L(M)).
 sparse_label_evaluator = dict(score_thr=0.05)
 label_set_model = dict(
     type='LabelSetMaskRCNN',
-    label_set_weights=(0.66, 0.34),  # α, 1 − α of Eq. (2); the loops set each phase's own
     ignore_other_sets=True,  # False: Eq. (2) literally (each set's nuclei negatives of the other)
     train_cfg=dict(rpn=dict(assigner=dict(type='MaxIoUAssignerWithIgnoredInstances'),
                             sampler=dict(num=64)),

@@ -1,7 +1,9 @@
-"""Models: the label-set detector, its assigner and backbone weight transfer."""
+"""Models: the label-set detector, its task modules, the stain prior and backbone transfer."""
 from .backbone_transfer import backbone_state_from_checkpoint, load_backbone
 from .label_set_detector import LabelSetLossMixin, LabelSetMaskRCNN, select_label_set
-from .task_modules import MaxIoUAssignerWithIgnoredInstances
+from .stain_prior import hematoxylin_blob_boxes
+from .task_modules import ConfidentNegativeIgnoringSampler, MaxIoUAssignerWithIgnoredInstances
 
-__all__ = ['LabelSetLossMixin', 'LabelSetMaskRCNN', 'MaxIoUAssignerWithIgnoredInstances',
-           'load_backbone', 'backbone_state_from_checkpoint', 'select_label_set']
+__all__ = ['ConfidentNegativeIgnoringSampler', 'LabelSetLossMixin', 'LabelSetMaskRCNN',
+           'MaxIoUAssignerWithIgnoredInstances', 'backbone_state_from_checkpoint',
+           'hematoxylin_blob_boxes', 'load_backbone', 'select_label_set']

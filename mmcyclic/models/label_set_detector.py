@@ -22,15 +22,17 @@ make candidates on them neither positive nor negative for that set. The split
 is back-end independent: any model that takes label sets reads the same
 ``gt_instances`` / ``ignored_instances`` pair.
 """
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmdet.models.detectors import MaskRCNN
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import get_box_tensor
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from .stain_prior import images_as_rgb, unlabelled_blob_boxes
 from .task_modules import MaxIoUAssignerWithIgnoredInstances
 
 LossDict = Dict[str, Union[Tensor, List[Tensor]]]
@@ -56,12 +58,25 @@ def select_label_set(data_samples: Sequence[DetDataSample], index: int,
         in_set = instances.labels == index
         fields = dict(sample.items(), gt_instances=_as_one_class(instances[in_set]))
         if ignore_other_sets:
-            others = _as_one_class(instances[~in_set])
-            ignored = sample.get('ignored_instances')  # crowd regions, if any
-            fields['ignored_instances'] = (others if ignored is None or not len(ignored)
-                                           else InstanceData.cat([ignored, others]))
+            fields['ignored_instances'] = with_ignored_boxes(
+                sample, get_box_tensor(instances[~in_set].bboxes))
         selected.append(sample.new(**fields))
     return selected
+
+
+def with_ignored_boxes(sample: DetDataSample, boxes: Tensor) -> InstanceData:
+    """The sample's ignored instances (e.g. crowd regions) plus ``boxes``.
+
+    Assigners read only the boxes of ignored instances, so the result holds
+    ``bboxes`` (an ``(n, 4)`` tensor) and ``labels`` (0).
+    """
+    parts = [boxes.reshape(-1, 4).float()]
+    existing = sample.get('ignored_instances')
+    if existing is not None and len(existing):
+        parts.insert(0, get_box_tensor(existing.bboxes).float())
+    bboxes = torch.cat(parts)
+    return InstanceData(bboxes=bboxes, labels=torch.zeros(len(bboxes), dtype=torch.long,
+                                                           device=bboxes.device))
 
 
 def _as_one_class(instances):
@@ -100,11 +115,15 @@ class LabelSetLossMixin:
     def loss(self, batch_inputs: Tensor, batch_data_samples: Sequence[DetDataSample]) -> LossDict:
         """Backbone and neck once, then the heads' losses once per label set."""
         feats = self.extract_feat(batch_inputs)
+        stain_blobs = self.unlabelled_stain_blobs(batch_inputs, batch_data_samples)
         per_set, weights = [], []
         for index, weight in enumerate(self.label_set_weights):
             if weight == 0:
                 continue
             samples = select_label_set(batch_data_samples, index, self.ignore_other_sets)
+            if stain_blobs is not None:
+                samples = [s.new(**dict(s.items(), ignored_instances=with_ignored_boxes(s, b)))
+                           for s, b in zip(samples, stain_blobs)]
             per_set.append(self.loss_from_features(feats, samples))
             weights.append(weight)
         losses = weighted_loss_sum(per_set, weights)
@@ -115,6 +134,25 @@ class LabelSetLossMixin:
                 sum(v) if isinstance(v, list) else v
                 for k, v in set_losses.items() if 'loss' in k).detach()
         return losses
+
+    def unlabelled_stain_blobs(self, batch_inputs: Tensor,
+                               batch_data_samples: Sequence[DetDataSample]
+                               ) -> Optional[List[Tensor]]:
+        """Boxes of hematoxylin blobs that no label set covers, per image (stain prior).
+
+        Off (None) unless ``train_cfg.ignore_unlabelled_stain_blobs`` is a dict
+        of :func:`~mmcyclic.models.stain_prior.hematoxylin_blob_boxes`
+        arguments (``min_area``, ``max_area``, ``threshold``, ``opening_radius``).
+        """
+        options = (self.train_cfg or {}).get('ignore_unlabelled_stain_blobs')
+        if not options:
+            return None
+        preprocessor = self.data_preprocessor
+        images = images_as_rgb(batch_inputs, preprocessor.mean.view(-1).tolist(),
+                               preprocessor.std.view(-1).tolist())
+        return [unlabelled_blob_boxes(image, get_box_tensor(sample.gt_instances.bboxes),
+                                      **dict(options))
+                for image, sample in zip(images, batch_data_samples)]
 
     def loss_from_features(self, feats: Tuple[Tensor, ...],
                            batch_data_samples: Sequence[DetDataSample]) -> LossDict:
@@ -134,8 +172,10 @@ class LabelSetLossMixin:
         return losses
 
     def check_assigners_ignore_other_sets(self) -> None:
-        """Raise unless every assigner honours ignored instances (when ``ignore_other_sets``)."""
-        if not self.ignore_other_sets or not self.train_cfg:
+        """Raise unless every assigner honours ignored instances, when a rule needs it
+        (``ignore_other_sets`` or ``train_cfg.ignore_unlabelled_stain_blobs``)."""
+        if not self.train_cfg or not (self.ignore_other_sets or self.train_cfg.get(
+                'ignore_unlabelled_stain_blobs')):
             return
         assigners = {'train_cfg.rpn.assigner': getattr(self.rpn_head, 'assigner', None),
                      'train_cfg.rcnn.assigner': getattr(self.roi_head, 'bbox_assigner', None)}
@@ -143,11 +183,11 @@ class LabelSetLossMixin:
                  and not isinstance(assigner, MaxIoUAssignerWithIgnoredInstances)]
         if wrong:
             raise ValueError(
-                f'{type(self).__name__}(ignore_other_sets=True) needs assigners that leave other '
-                f'label sets\' instances out of the negatives, but {", ".join(wrong)} is not '
-                "one: set type='MaxIoUAssignerWithIgnoredInstances' there (as "
-                "configs/_base_/weak_supervision.py does), or ignore_other_sets=False for the "
-                'literal Eq. 2 loss.')
+                f'{type(self).__name__}: ignore_other_sets / ignore_unlabelled_stain_blobs need '
+                'assigners that leave ignored instances out of the negatives, but '
+                f'{", ".join(wrong)} is not one: set type=\'MaxIoUAssignerWithIgnoredInstances\' '
+                'there (as configs/_base_/weak_supervision.py does), or ignore_other_sets=False '
+                '(and no stain prior) for the literal Eq. 2 loss.')
 
 
 @MODELS.register_module()

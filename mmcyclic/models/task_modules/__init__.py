@@ -1,4 +1,5 @@
-"""Task modules (assigners) for detectors trained on label sets."""
+"""Task modules (assigners, samplers) for detectors trained on sparse label sets."""
+from .confident_negative_sampler import ConfidentNegativeIgnoringSampler
 from .ignoring_assigner import MaxIoUAssignerWithIgnoredInstances
 
-__all__ = ['MaxIoUAssignerWithIgnoredInstances']
+__all__ = ['ConfidentNegativeIgnoringSampler', 'MaxIoUAssignerWithIgnoredInstances']
