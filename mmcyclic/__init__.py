@@ -14,8 +14,8 @@ from .utils.checkpoint_compat import install_checkpoint_loader
 install_checkpoint_loader()
 install_atomic_local_backend()
 
-from . import datasets, engine, evaluation, models  # noqa: E402,F401  (registration side effects)
-from . import relevance, seeds  # noqa: E402,F401
+# Registration side effects, after the loaders above are installed.
+from . import datasets, engine, evaluation, models, relevance, seeds  # noqa: E402,F401
 
 __version__ = '0.1.0'
 __all__ = ['datasets', 'engine', 'evaluation', 'models', 'relevance', 'seeds', '__version__']
