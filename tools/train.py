@@ -9,7 +9,8 @@ import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
 from mmcyclic.engine.cpu_distributed import shut_down_distributed
 from mmcyclic.engine.optim_wrapper import TrainingDiverged
 from mmcyclic.engine.self_training_loop import NoUsableModel
-from mmcyclic.utils.config import ConfigError, add_runner_arguments, config_from_args
+from mmcyclic.utils.config import (ConfigError, add_runner_arguments, config_from_args,
+                                   unregistered_type_message)
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,7 +40,13 @@ def main() -> None:
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
 
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    try:
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    except KeyError as error:
+        message = unregistered_type_message(error)
+        if message is None:
+            raise
+        sys.exit(f'ERROR: {args.config}: {message}')
     try:
         runner.train()  # builds the train loop first: its keys are checked before any work
     except (ConfigError, TrainingDiverged, NoUsableModel) as error:

@@ -61,6 +61,18 @@ def check_keys(given: Iterable[str], allowed: Iterable[str], where: str) -> None
         raise ConfigError(f'{where}.{key}: unknown key{hint}; valid keys: {", ".join(allowed)}')
 
 
+def unregistered_type_message(error: KeyError) -> Optional[str]:
+    """mmengine's "X is not in the ... registry" KeyError as one line with a hint, else None."""
+    text = str(error.args[0]) if error.args else ''
+    if ' registry' not in text or 'is not in the' not in text:
+        return None
+    wanted = text.split(' is not in the')[0]
+    return (f'unknown type "{wanted}" ({text.split(". ")[0]}). Check the spelling in the '
+            'config; mmcyclic modules need custom_imports=dict(imports=[\'mmcyclic\']), and a '
+            "backbone shared with the classifier is 'mmpretrain.ResNet' or "
+            "'mmpretrain.SwinTransformer'.")
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read a config, merge ``--cfg-options`` and check for misspelt keys.
 

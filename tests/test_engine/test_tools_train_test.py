@@ -1,4 +1,5 @@
 """tools/train.py and tools/test.py as a user runs them: train, resume, load_from, test, typo."""
+import json
 import subprocess
 import sys
 
@@ -44,6 +45,8 @@ def test_train_resume_and_test(tiny_synthetic, tmp_path):
     log = proc.stdout + proc.stderr
     assert 'nuclei/pixel_dice' in log and 'nuclei/aji' in log and 'nuclei/legacy/dice' in log
     assert (tmp_path / 'test_out' / 'nuclei_per_image.csv').is_file()
+    metrics = json.loads((tmp_path / 'test_out' / 'metrics.json').read_text())
+    assert 0 <= metrics['nuclei/aji'] <= 1 and 'nuclei/pixel_dice' in metrics
     assert len(list((tmp_path / 'test_out' / 'label_maps').glob('*.png'))) == 2
 
 
@@ -52,6 +55,17 @@ def test_config_key_typo_names_the_file():
                 'trian_cfg.max_epochs=1', check=False)
     assert proc.returncode != 0
     assert 'mask_rcnn_r18_synthetic.py' in proc.stderr and 'did you mean "train_cfg"' in proc.stderr
+
+
+def test_unknown_type_is_one_line_naming_it():
+    """Issue 19 item 2: an unknown backbone type was a raw registry traceback."""
+    proc = _run('tools/train.py', 'configs/mask_rcnn_r18_synthetic.py', '--cfg-options',
+                'model.backbone.type=mmpretrain.ResNot', check=False)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('ERROR: configs/mask_rcnn_r18_synthetic.py: unknown type '
+                           '"mmpretrain.ResNot"'), last
+    assert 'Traceback' not in proc.stderr
 
 
 def test_dist_train_two_cpu_processes(tiny_synthetic, tmp_path):
