@@ -32,4 +32,3 @@ def outer_instances_stay_current(outer: Runner) -> Iterator[None]:
         for cls, name in current.items():
             if name in cls._instance_dict:
                 cls._instance_dict.move_to_end(name)
-

@@ -17,7 +17,7 @@ from mmengine.runner import set_random_seed
 from mmcyclic.seeds import seed_quality_report
 from mmcyclic.utils.atomic import atomic_copy, atomic_write_json
 from mmcyclic.utils.figures import pyplot, save_figure
-from .self_training_loop import _read_json
+from .loop_state import read_json
 
 # Per-student metrics of summary.json: (summary key, key in self_training.json).
 STUDENT_METRICS = (('dice', 'val_pixel_dice'), ('aji', 'val_aji'), ('dice_obj', 'val_object_dice'),
@@ -71,7 +71,7 @@ class CyclicBestStudentHook(Hook):
         if best is None:
             return
         pointer = osp.join(runner.work_dir, 'best_student.json')
-        previous = _read_json(pointer) if osp.isfile(pointer) else {}
+        previous = read_json(pointer) if osp.isfile(pointer) else {}
         if previous.get('checkpoint') == best['best_checkpoint']:
             return
         target = osp.join(runner.work_dir, 'best_student.pth')
@@ -102,7 +102,7 @@ def cyclic_summary(records: List[Dict[str, Any]], work_dir: str) -> Dict[str, An
     cycles = []
     for record in records:
         quality_file = osp.join(work_dir, f'cycle_{record["cycle"]}', 'seed_quality.json')
-        quality = _read_json(quality_file)['summary'] if osp.isfile(quality_file) else {}
+        quality = read_json(quality_file)['summary'] if osp.isfile(quality_file) else {}
         phases = [dict(name=p['name'], **{k: _number(p.get(src)) for k, src in STUDENT_METRICS})
                   for p in record['phases']]
         selected = next((p for p in phases if p['name'] == record['selected']), {})

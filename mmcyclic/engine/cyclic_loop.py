@@ -44,7 +44,6 @@ and ``after_cycle`` (see :mod:`.cyclic_hooks`).
 import copy
 import dataclasses
 import inspect
-import os
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
@@ -52,7 +51,6 @@ import torch
 from mmdet.registry import LOOPS
 from mmengine.config import Config
 from mmengine.dist import barrier, broadcast_object_list, get_rank, get_world_size
-from mmengine.model import is_model_wrapper
 from mmengine.registry import DefaultScope
 from mmengine.runner import BaseLoop, Runner, load_checkpoint, set_random_seed
 
@@ -60,10 +58,11 @@ from mmcyclic.datasets.label_sets import subsample_ground_truth
 from mmcyclic.models.backbone_transfer import classifier_with_backbone_of
 from mmcyclic.seeds import SeedRecipe, extract_seed_set, load_classifier, load_image_infos
 from mmcyclic.seeds.recipe import SeedRecipeConfig
-from mmcyclic.utils.atomic import atomic_open, atomic_write_json
+from mmcyclic.utils.atomic import atomic_open
 from mmcyclic.utils.config import ConfigError, adapt_to_machine, check_keys, load_config
 from .child_runner import outer_instances_stay_current
-from .self_training_loop import SelfTrainingLoop, _read_json
+from .loop_state import StateFile, save_weights, unwrap
+from .self_training_loop import SelfTrainingLoop
 
 # mode -> (f^C backbone initialises f^S, best f^S backbone initialises the next f^C)
 SHARING = {'bilateral': (True, True), 'unilateral': (False, True), 'seeds_only': (False, False)}
@@ -151,6 +150,10 @@ class CyclicLoop(BaseLoop):
         self._epoch_offset = 0
         self._iter_offset = 0
         self.stop_training = False
+        self._state = StateFile(osp.join(osp.abspath(runner.work_dir), 'cyclic_state.json'),
+                                fresh=lambda: dict(cycles=[], units={}),
+                                stale=[osp.join(osp.abspath(runner.work_dir),
+                                                'initial_weights.pth')])
         # The Runner asks for a dataloader before run() (schedulers read its
         # length); during a cycle the self-training loop's own is the one hooks see.
         self._placeholder_loader = runner.build_dataloader(copy.deepcopy(dataloader),
@@ -190,20 +193,28 @@ class CyclicLoop(BaseLoop):
     def run(self) -> torch.nn.Module:
         runner = self.runner
         runner.call_hook('before_train')
-        state = self._load_state()
+        state = self._state.load(self.runner.cfg.get('resume', False))
+        if state['cycles'] or state['units']:
+            runner.logger.info(
+                f'cyclic: resuming from {self._state.path}: {len(state["cycles"])} cycles done, '
+                f'units done in the next: {list(state["units"].get(str(len(state["cycles"]) + 1), {}))}')
         self.records = state['cycles']
         initial_weights = osp.join(self._work_dir, 'initial_weights.pth')
         if not osp.isfile(initial_weights):
-            self._save_model(initial_weights)
+            save_weights(runner, initial_weights)
         for cycle in range(len(self.records) + 1, self.max_cycles + 1):
             record = self._run_cycle(cycle, state, initial_weights)
             self.records.append(record)
             state['units'].pop(str(cycle), None)
-            self._write_state(state)
+            self._state.write(state)
             runner.call_hook('after_cycle', cycle=cycle, records=self.records)
             if self._converged():
                 runner.logger.info(f'cyclic: validation Dice improved by less than '
                                    f'{self.min_improvement} in cycle {cycle}: stopping')
+                break
+            if self.stop_training:
+                runner.logger.info(f'cyclic: stop_training set (e.g. by an early-stopping hook) '
+                                   f'in cycle {cycle}: stopping')
                 break
         best = self.best_record()
         if best is not None:
@@ -220,16 +231,16 @@ class CyclicLoop(BaseLoop):
         self.runner.logger.info(f'cyclic: cycle {cycle}/{self.max_cycles} ({self.mode})')
         if 'classifier' not in units:
             units['classifier'] = self._train_classifier(cycle)
-            self._write_state(state)
+            self._state.write(state)
         classifier = units['classifier']['checkpoint']
         if 'seeds' not in units:
             units['seeds'] = self._make_seeds(cycle, classifier)
-            self._write_state(state)
+            self._state.write(state)
         summary = self._self_train(cycle, classifier, initial_weights)
         best = osp.join(self._cycle_dir(cycle), 'best_student.pth')
         if 'hand_back' not in units and cycle < self.max_cycles:
             units['hand_back'] = self._hand_back(cycle, classifier, best)
-            self._write_state(state)
+            self._state.write(state)
         selected = summary['selected']
         phases = {p['name']: p for p in summary['phases']}
         best_metrics = {k: v for k, v in phases.get(selected, {}).items() if k.startswith('val_')}
@@ -312,8 +323,8 @@ class CyclicLoop(BaseLoop):
                          data_root: str, out: str) -> Dict[str, Any]:
         cls_cfg = self._classifier_config()
         recipe = self.seed_recipe
-        relevance = dict(self.seeds_cfg.get('relevance') or cls_cfg.get('relevance',
-                                                                         dict(type='LRP')))
+        relevance = dict(self.seeds_cfg.get('relevance')
+                         or cls_cfg.get('relevance', dict(type='LRP')))
         classifier = load_classifier(cls_cfg, classifier_checkpoint)
         image_infos = load_image_infos(images_ann)
         relevance_dir = (osp.join(self._cycle_dir(cycle), 'relevance')
@@ -440,34 +451,5 @@ class CyclicLoop(BaseLoop):
     def _cycle_dir(self, cycle: int) -> str:
         return osp.join(self._work_dir, f'cycle_{cycle}')
 
-    def _state_file(self) -> str:
-        return osp.join(self._work_dir, 'cyclic_state.json')
-
-    def _load_state(self) -> dict:
-        if self.runner.cfg.get('resume', False) and osp.isfile(self._state_file()):
-            state = _read_json(self._state_file())
-            self.runner.logger.info(
-                f'cyclic: resuming from {self._state_file()}: {len(state["cycles"])} cycles done, '
-                f'units done in the next: {list(state["units"].get(str(len(state["cycles"]) + 1), {}))}')
-            return state
-        if get_rank() == 0:
-            for stale in (self._state_file(), osp.join(self._work_dir, 'initial_weights.pth')):
-                if osp.isfile(stale):
-                    os.remove(stale)
-        barrier()
-        return dict(cycles=[], units={})
-
-    def _write_state(self, state: dict) -> None:
-        if get_rank() == 0:
-            atomic_write_json(self._state_file(), state, indent=1)
-        barrier()
-
-    def _save_model(self, path: str) -> None:
-        if get_rank() == 0:
-            self.runner.save_checkpoint(osp.dirname(path), osp.basename(path),
-                                        save_optimizer=False, save_param_scheduler=False)
-        barrier()
-
     def _model(self) -> torch.nn.Module:
-        model = self.runner.model
-        return model.module if is_model_wrapper(model) else model
+        return unwrap(self.runner.model)

@@ -28,8 +28,6 @@ rules' scores and choices are in ``self_training.json`` (``selection_scores``,
 ``selected_by``); ``best_student.pth`` holds the chosen model, teacher or student.
 """
 import copy
-import json
-import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -37,9 +35,7 @@ import numpy as np
 import torch
 from mmdet.registry import LOOPS
 from mmengine.dist import barrier, broadcast_object_list, get_rank
-from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop, load_checkpoint, set_random_seed
-from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmcyclic.datasets.coco_format import annotations_to_label_map
 from mmcyclic.datasets.label_sets import (LabelSet, label_set_from_label_maps, load_label_set,
@@ -47,6 +43,7 @@ from mmcyclic.datasets.label_sets import (LabelSet, label_set_from_label_maps, l
 from mmcyclic.evaluation.functional import aji, pixel_dice
 from mmcyclic.models.backbone_transfer import load_backbone
 from mmcyclic.utils.atomic import atomic_copy, atomic_write_json
+from .loop_state import StateFile, read_json, read_state_dict, save_weights, unwrap
 from .optim_wrapper import TrainingDiverged
 from .pseudo_labels import predict_whole_images
 
@@ -134,6 +131,9 @@ class SelfTrainingLoop(BaseLoop):
         self.student_init = student_init
         self.selection = selection
         self.out_dir = osp.abspath(osp.join(runner.work_dir, out_dir))
+        self._state = StateFile(osp.join(self.out_dir, 'state.json'),
+                                fresh=lambda: dict(epoch=0, iter=0, phases=[]),
+                                stale=[osp.join(self.out_dir, 'initial_weights.pth')], indent=2)
         self.initial_weights = initial_weights
         self._max_epochs = teacher_epochs + num_students * student_epochs
         self._epoch = 0
@@ -152,7 +152,7 @@ class SelfTrainingLoop(BaseLoop):
                 'threshold or min_area, raise max_area, or train the classifier longer, and look '
                 'at the overlays (seeds keep_relevance=True, tools/extract_seeds.py --report-dir).')
         self.training_patches_file = osp.join(self.out_dir, 'training_patches.json')
-        self._training_patches = select_patches(_read_json(self._patch_ann_file()),
+        self._training_patches = select_patches(read_json(self._patch_ann_file()),
                                                 self.train_indices)
         if get_rank() == 0:
             atomic_write_json(self.training_patches_file, self._training_patches)
@@ -198,8 +198,8 @@ class SelfTrainingLoop(BaseLoop):
         self._epoch, self._iter = state['epoch'], state['iter']
         initial_weights = self.initial_weights or osp.join(self.out_dir, 'initial_weights.pth')
         if not osp.isfile(initial_weights):
-            self._save_weights(initial_weights)
-        self._initial_state = self._read_state_dict(initial_weights)
+            save_weights(self.runner, initial_weights)
+        self._initial_state = read_state_dict(initial_weights)
 
         done = {phase['name']: phase for phase in state['phases']}
         if done:
@@ -213,7 +213,11 @@ class SelfTrainingLoop(BaseLoop):
             state['phases'].append(record)
             done[name] = record
             state.update(epoch=self._epoch, iter=self._iter)
-            self._write_state(state)
+            self._state.write(state)
+            if self.stop_training or getattr(self.runner.train_loop, 'stop_training', False):
+                self.runner.logger.info(f'self-training: stop_training set after {name}: '
+                                        'no further phase')
+                break
         self._finish(state['phases'])
         return self.summary
 
@@ -431,42 +435,16 @@ class SelfTrainingLoop(BaseLoop):
         return cfg
 
     def _unwrapped_model(self) -> torch.nn.Module:
-        model = self.runner.model
-        return model.module if is_model_wrapper(model) else model
-
-    def _save_weights(self, path: str) -> None:
-        if get_rank() == 0:
-            self.runner.save_checkpoint(osp.dirname(path), osp.basename(path),
-                                        save_optimizer=False, save_param_scheduler=False)
-        barrier()
-
-    @staticmethod
-    def _read_state_dict(path: str) -> Dict[str, torch.Tensor]:
-        return _load_checkpoint(path, map_location='cpu')['state_dict']
-
-    def _state_file(self) -> str:
-        return osp.join(self.out_dir, 'state.json')
+        return unwrap(self.runner.model)
 
     def _load_state(self) -> dict:
         """Finished phases to skip (with ``--resume``), else a fresh start."""
-        if not (self.runner.cfg.get('resume', False) and osp.isfile(self._state_file())):
-            if get_rank() == 0:
-                for stale in (self._state_file(), osp.join(self.out_dir, 'initial_weights.pth')):
-                    if osp.isfile(stale):
-                        os.remove(stale)
-            barrier()
-            return dict(epoch=0, iter=0, phases=[])
-        state = _read_json(self._state_file())
-        self.runner.logger.info(f'self-training: resuming from {self._state_file()}')
+        state = self._state.load(self.runner.cfg.get('resume', False))
         if state['phases']:
+            self.runner.logger.info(f'self-training: resuming from {self._state.path}')
             load_checkpoint(self._unwrapped_model(), state['phases'][-1]['checkpoint'],
                             map_location='cpu', strict=True, logger='silent')
         return state
-
-    def _write_state(self, state: dict) -> None:
-        if get_rank() == 0:
-            atomic_write_json(self._state_file(), state, indent=2)
-        barrier()
 
 
 def phase_scores(phases: Sequence[dict], key: str) -> Dict[str, float]:
@@ -492,8 +470,3 @@ def phase_scores(phases: Sequence[dict], key: str) -> Dict[str, float]:
 def best_phase(scores: Dict[str, float]) -> Optional[str]:
     """The highest-scoring phase; on a tie the earliest (the teacher before its students)."""
     return max(scores, key=scores.__getitem__) if scores else None
-
-
-def _read_json(path: str) -> Any:
-    with open(path, encoding='utf-8') as handle:
-        return json.load(handle)
