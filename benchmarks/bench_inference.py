@@ -48,9 +48,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if importlib.util.find_spec('mmcyclic') is None:
     sys.path.insert(0, str(ROOT))
 
-from benchdoc import DOC, cpu_name, publish  # noqa: E402
-
 from mmcyclic.evaluation.stitching import Window  # noqa: E402
+
+from benchdoc import DOC, cpu_name, publish  # noqa: E402
 
 CONFIG = ROOT / 'configs' / 'mask_rcnn_r18_synthetic.py'
 DEMO_CHECKPOINT = ROOT / 'work_dirs' / 'demo_try' / 'epoch_12.pth'

@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from mmcyclic.datasets.io import ImageReadError, read_image  # noqa: E402
 from mmcyclic.relevance import LRP, AttentionRollout, BaseRelevance  # noqa: E402
 from mmcyclic.seeds import SeedRecipe, load_classifier  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdoc import DOC, cpu_name, publish  # noqa: E402
 

@@ -24,6 +24,7 @@ from mmengine.registry import init_default_scope
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mmcyclic  # noqa: E402,F401
+
 from benchdoc import publish  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

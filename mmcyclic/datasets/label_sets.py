@@ -26,6 +26,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from mmcyclic.utils.atomic import atomic_write_json
+
 from .coco_format import label_map_to_annotations, make_coco
 
 PathLike = Union[str, os.PathLike]

@@ -1,9 +1,10 @@
 """Tiled inference machinery (:mod:`mmcyclic.apis.tiling`) with a deterministic fake detector."""
 import numpy as np
 import pytest
-from apis_helpers import GroundTruthDetector, max_extent, same_partition
 
 from mmcyclic.apis.tiling import ArraySource, segment_tiled, tile_windows
+
+from apis_helpers import GroundTruthDetector, max_extent, same_partition
 
 
 @pytest.mark.parametrize('fit', [False, True])

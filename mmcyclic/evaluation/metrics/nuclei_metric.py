@@ -13,6 +13,7 @@ from mmengine.logging import MMLogger
 
 from mmcyclic.datasets.io import read_label_map, write_label_map
 from mmcyclic.utils.atomic import atomic_write_bytes
+
 from ..functional import legacy_paper_metrics, nuclei_metrics
 from ..stitching import TilePrediction, stitch_predictions, tile_predictions_from_masks
 
