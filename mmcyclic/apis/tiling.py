@@ -149,7 +149,8 @@ class Tile:
     window: Window
 
 
-def axis_tiles(length: int, tile_size: int, overlap: int, fit: bool = True) -> Tuple[int, List[int]]:
+def axis_tiles(length: int, tile_size: int, overlap: int,
+               fit: bool = True) -> Tuple[int, List[int]]:
     """Tile side and tile origins along one axis (module docstring, *Tile grid*).
 
     Raises:
