@@ -52,7 +52,7 @@ from benchdoc import DOC, cpu_name, publish  # noqa: E402
 IMAGE = ROOT / 'data' / 'monuseg' / 'images' / 'TCGA-18-5592-01Z-00-DX1.png'
 MODELS = {
     'ResNet-50 + LRP (EpsilonPlusFlat)': ('configs/_base_/models/classifier_r50.py',
-                                         dict(avg_down=True), 'lrp'),
+                                          dict(avg_down=True), 'lrp'),
     'Swin-T + attention rollout': ('configs/_base_/models/classifier_swin_t.py', {}, 'rollout'),
 }
 
