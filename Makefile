@@ -1,10 +1,14 @@
 # Two commands for a fresh machine (Python 3.11, no GPU):
 #   make demo   set up .venv if needed, then run the embedded demo
 #   make test   set up .venv if needed, then run the test suite
+# Also: make lint (flake8 + isort --check-only), make test-fast (tests not marked slow).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test bench
+# Where the tracked Python files are (setup.cfg holds the flake8/isort settings).
+LINT_PATHS := mmcyclic tools tests benchmarks scripts configs setup.py
+
+.PHONY: setup demo test test-fast lint bench
 
 setup:
 	@bash scripts/setup_env.sh
@@ -14,6 +18,17 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest tests
+
+# Skips the end-to-end training runs (marked slow).
+test-fast: setup
+	$(PY) -m pytest tests -m "not slow"
+
+# Runs both checkers, then fails if either found something.
+lint: setup
+	@status=0; \
+	$(PY) -m flake8 $(LINT_PATHS) || status=1; \
+	$(PY) -m isort --check-only $(LINT_PATHS) || status=1; \
+	exit $$status
 
 bench: setup
 	$(PY) benchmarks/bench_metrics.py

@@ -17,8 +17,8 @@ resident memory before the first run (model loaded, image in memory).
 Nuclei found and, with ground truth, PQ/AJI against it are reported too.
 
 Image: a 1000×1000 image repeated 2×2 (3×3 for sizes above 2000, ...), so all
-sizes have the same density of nuclei: ``--source synthetic`` (default) draws a synthetic H&E image with
-exact ground truth (the demo model was trained on such images);
+sizes have the same density of nuclei: ``--source synthetic`` (default) draws a synthetic H&E
+image with exact ground truth (the demo model was trained on such images);
 ``--source monuseg`` takes a real MoNuSeg image and its annotation.
 
 Usage::
@@ -48,9 +48,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if importlib.util.find_spec('mmcyclic') is None:
     sys.path.insert(0, str(ROOT))
 
-from benchdoc import DOC, cpu_name, publish  # noqa: E402
-
 from mmcyclic.evaluation.stitching import Window  # noqa: E402
+
+from benchdoc import DOC, cpu_name, publish  # noqa: E402
 
 CONFIG = ROOT / 'configs' / 'mask_rcnn_r18_synthetic.py'
 DEMO_CHECKPOINT = ROOT / 'work_dirs' / 'demo_try' / 'epoch_12.pth'
@@ -251,7 +251,8 @@ def targets(args: argparse.Namespace, rows: List[Dict]) -> List[str]:
                      f'{" / ".join(str(r["size"]) for r in same)} px: '
                      + ('flat (max ≤ 1.5 × min): **met**' if flat else '**not flat**'))
         else:
-            text += f'only {same[0]["size"]} px is cut into {sides[-1]} px tiles: flatness not measured'
+            text += (f'only {same[0]["size"]} px is cut into {sides[-1]} px tiles: '
+                     'flatness not measured')
         at_largest = [r for r in mine if r['size'] == largest]
         if untiled and at_largest:
             wall, cpu = (statistics.median(at_largest[0][key]) / statistics.median(untiled[key])

@@ -45,13 +45,14 @@ sys.path.insert(0, str(ROOT))
 from mmcyclic.datasets.io import ImageReadError, read_image  # noqa: E402
 from mmcyclic.relevance import LRP, AttentionRollout, BaseRelevance  # noqa: E402
 from mmcyclic.seeds import SeedRecipe, load_classifier  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdoc import DOC, cpu_name, publish  # noqa: E402
 
 IMAGE = ROOT / 'data' / 'monuseg' / 'images' / 'TCGA-18-5592-01Z-00-DX1.png'
 MODELS = {
     'ResNet-50 + LRP (EpsilonPlusFlat)': ('configs/_base_/models/classifier_r50.py',
-                                         dict(avg_down=True), 'lrp'),
+                                          dict(avg_down=True), 'lrp'),
     'Swin-T + attention rollout': ('configs/_base_/models/classifier_swin_t.py', {}, 'rollout'),
 }
 

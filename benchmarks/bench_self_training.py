@@ -24,6 +24,7 @@ from mmengine.registry import init_default_scope
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mmcyclic  # noqa: E402,F401
+
 from benchdoc import publish  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,12 +80,14 @@ def main() -> None:
     plain = time_steps(build('MaskRCNN', args.depth), batch(args.size, False), args.runs)
     student = time_steps(build('LabelSetMaskRCNN', args.depth), batch(args.size, True), args.runs)
     report = (
-        f'Command: `python benchmarks/bench_self_training.py --depth {args.depth} --size {args.size} '
-        f'--runs {args.runs}` (CPU, {torch.get_num_threads()} threads; median of {args.runs} steps '
-        f'after 2 warm-up steps; batch 2×{args.size}², 30 instances per image).\n\n'
+        f'Command: `python benchmarks/bench_self_training.py --depth {args.depth} '
+        f'--size {args.size} --runs {args.runs}` (CPU, {torch.get_num_threads()} threads; '
+        f'median of {args.runs} steps after 2 warm-up steps; batch 2×{args.size}², '
+        '30 instances per image).\n\n'
         '| step | median s | ratio |\n|---|---|---|\n'
         f'| plain Mask R-CNN R{args.depth} (all instances, one set) | {plain:.3f} | 1.00 |\n'
-        f'| student, α·L(M)+(1−α)·L(M′), one backbone pass | {student:.3f} | {student / plain:.2f} |\n\n'
+        f'| student, α·L(M)+(1−α)·L(M′), one backbone pass | {student:.3f} '
+        f'| {student / plain:.2f} |\n\n'
         'Target ≤ 1.3×. The extra cost is the second evaluation of the RPN and RoI heads '
         '(sampling, RoIAlign, mask head) for M′; backbone and FPN run once.')
     publish('Self-training step', report, write_doc=not args.no_doc)

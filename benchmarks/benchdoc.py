@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: the machine's name, and one ``## <title>`` section of docs/benchmarks.md."""
+"""Shared by the benchmarks: the machine's name, and one ``## <title>`` section of
+docs/benchmarks.md."""
 import platform
 import re
 import sys

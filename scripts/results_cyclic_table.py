@@ -2,8 +2,9 @@
 
     python scripts/results_cyclic_table.py work_dirs/results_cyclic_monuseg
 
-Reads ``<mode>_seed<s>/summary.json`` (validation, per cycle) and ``<mode>_seed<s>/test/metrics.json``
-(the run's best model on the test images) and prints markdown.
+Reads ``<mode>_seed<s>/summary.json`` (validation, per cycle) and
+``<mode>_seed<s>/test/metrics.json`` (the run's best model on the test images) and prints
+markdown.
 """
 import json
 import re

@@ -16,8 +16,7 @@ from typing import List, Optional
 
 import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
 from mmcyclic.apis.result import FORMATS
-from mmcyclic.apis.segmenter import (NucleiSegmenter, OutputDirError, check_output_dir,
-                                     segment_files)
+from mmcyclic.apis.segmenter import NucleiSegmenter, OutputDirError, check_output_dir, segment_files
 from mmcyclic.utils.config import ConfigError
 
 EXIT_INPUTS_FAILED = 1

@@ -11,7 +11,8 @@ from mmcyclic.datasets.label_sets import subsample_ground_truth
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--ann', required=True,
-                        help='whole-image COCO file, e.g. data/monuseg/annotations/instances_train_full.json')
+                        help='whole-image COCO file, '
+                        'e.g. data/monuseg/annotations/instances_train_full.json')
     parser.add_argument('--k', type=int, default=20, help='nuclei kept per image')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     parser.add_argument('--out', required=True, help='seed-set json to write')

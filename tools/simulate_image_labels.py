@@ -47,8 +47,9 @@ def main() -> None:
     args = parser.parse_args()
     print(BANNER)
     try:
-        summary = simulate_tile_labels(args.data_root, args.out, args.split, args.tile_size, args.stride,
-                           args.val_images, args.max_per_class, args.seed)
+        summary = simulate_tile_labels(args.data_root, args.out, args.split, args.tile_size,
+                                       args.stride, args.val_images, args.max_per_class,
+                                       args.seed)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f'ERROR: {error}')
     c = summary['counts']

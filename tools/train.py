@@ -17,7 +17,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train an mmcyclic model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision')
-    parser.add_argument('--auto-scale-lr', action='store_true', help='enable automatically scaling LR')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true', help='enable automatically scaling LR')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint, or (no value) from the latest one in the work dir')

@@ -9,7 +9,8 @@ from mmcyclic.datasets.io import ImageReadError, read_image, read_label_map
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('data_root', help='dataset folder with images/ and labels/ (docs/data_format.md)')
+    parser.add_argument('data_root',
+                        help='dataset folder with images/ and labels/ (docs/data_format.md)')
     parser.add_argument('pred_dir', help='folder of predicted label maps named <image id>.png')
     parser.add_argument('--out', required=True, help='PNG to write; with several images, '
                         'one file per image is written beside it as <stem>_<id>.png')

@@ -38,9 +38,11 @@ def save_comparison_figure(path: Union[str, os.PathLike], image: np.ndarray,
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4.3), squeeze=False)
     colors = [(0, 255, 0), (255, 255, 0), (0, 255, 255), (255, 0, 255)]
     for k, (ax, (caption, label_map)) in enumerate(zip(axes[0], panels)):
-        shown = image if label_map is None else draw_contours(image, label_map, colors[k % len(colors)])
+        shown = image if label_map is None else draw_contours(
+            image, label_map, colors[k % len(colors)])
         ax.imshow(shown)
-        n = '' if label_map is None else f' ({len(np.unique(label_map)) - int((label_map == 0).any())} nuclei)'
+        n = '' if label_map is None else (
+            f' ({len(np.unique(label_map)) - int((label_map == 0).any())} nuclei)')
         ax.set_title(caption + n, fontsize=10)
         ax.axis('off')
     if title:

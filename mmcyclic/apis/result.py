@@ -33,6 +33,7 @@ from skimage.measure import find_contours
 from mmcyclic.datasets.coco_format import label_map_to_annotations, make_coco, write_coco
 from mmcyclic.datasets.io import write_image, write_label_map
 from mmcyclic.utils.atomic import atomic_write_json
+
 from .overlay import draw_contours
 
 PathLike = Union[str, os.PathLike]

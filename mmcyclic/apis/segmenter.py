@@ -41,6 +41,7 @@ from mmengine.registry import init_default_scope
 from mmcyclic.datasets.io import ImageReadError
 from mmcyclic.utils.checkpoint_compat import UnsafeCheckpointError
 from mmcyclic.utils.config import load_config
+
 from .result import FORMATS, NucleiResult
 from .tiling import Tile, TileCallback, TileInstances, open_image_source, segment_tiled
 

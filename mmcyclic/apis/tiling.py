@@ -75,8 +75,7 @@ import numpy as np
 
 from mmcyclic.datasets.io import TIFF_SUFFIXES, ImageReadError, read_image, to_uint8
 from mmcyclic.datasets.patches import axis_origins
-from mmcyclic.evaluation.stitching import (TilePrediction, Window,
-                                           stitch_predictions_with_scores,
+from mmcyclic.evaluation.stitching import (TilePrediction, Window, stitch_predictions_with_scores,
                                            tile_predictions_from_masks)
 from mmcyclic.utils.memory import release_freed_memory
 
@@ -150,7 +149,8 @@ class Tile:
     window: Window
 
 
-def axis_tiles(length: int, tile_size: int, overlap: int, fit: bool = True) -> Tuple[int, List[int]]:
+def axis_tiles(length: int, tile_size: int, overlap: int,
+               fit: bool = True) -> Tuple[int, List[int]]:
     """Tile side and tile origins along one axis (module docstring, *Tile grid*).
 
     Raises:

@@ -151,7 +151,8 @@ def write_label_map(path: PathLike, label_map: np.ndarray) -> None:
             np.save(handle, label_map)
     elif suffix == '.png':
         if max_id > np.iinfo(np.uint16).max:
-            raise ValueError(f'{path}: ids up to {max_id} do not fit a 16-bit PNG; use .tif or .npy')
+            raise ValueError(
+                f'{path}: ids up to {max_id} do not fit a 16-bit PNG; use .tif or .npy')
         buffer = _io.BytesIO()
         Image.fromarray(label_map.astype(np.uint16)).save(buffer, format='PNG')
         atomic_write_bytes(path, buffer.getvalue())

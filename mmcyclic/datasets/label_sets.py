@@ -26,6 +26,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from mmcyclic.utils.atomic import atomic_write_json
+
 from .coco_format import label_map_to_annotations, make_coco
 
 PathLike = Union[str, os.PathLike]
@@ -122,7 +123,8 @@ def label_set_from_label_maps(images: Sequence[Dict[str, Any]],
     return LabelSet(copy.deepcopy(list(images)), annotations, dict(info or {}))
 
 
-def union_label_sets(existing: LabelSet, new: LabelSet, iou_thr: float = 0.5) -> Tuple[LabelSet, Dict[str, int]]:
+def union_label_sets(existing: LabelSet, new: LabelSet,
+                     iou_thr: float = 0.5) -> Tuple[LabelSet, Dict[str, int]]:
     """``M ∪ M'``: add each new mask unless it repeats an existing one.
 
     Rule: a new mask whose IoU with any mask of ``existing`` on the same image
@@ -154,7 +156,8 @@ def union_label_sets(existing: LabelSet, new: LabelSet, iou_thr: float = 0.5) ->
 def _rle(ann: Dict[str, Any]) -> Dict[str, Any]:
     seg = ann['segmentation']
     counts = seg['counts']
-    return {'size': seg['size'], 'counts': counts.encode('ascii') if isinstance(counts, str) else counts}
+    return {'size': seg['size'],
+            'counts': counts.encode('ascii') if isinstance(counts, str) else counts}
 
 
 def select_patches(patch_coco: Dict[str, Any],

@@ -39,7 +39,8 @@ class NucleiDataset(CocoDataset):
         data_info = super().parse_data_info(raw_data_info)
         img_info = raw_data_info['raw_img_info']
         height, width = img_info['height'], img_info['width']
-        data_info['source_id'] = str(img_info.get('source_id', osp.splitext(img_info['file_name'])[0]))
+        data_info['source_id'] = str(
+            img_info.get('source_id', osp.splitext(img_info['file_name'])[0]))
         data_info['patch_origin'] = tuple(img_info.get('patch_origin', (0, 0)))
         data_info['source_shape'] = tuple(img_info.get('source_shape', (height, width)))
         label_map = img_info.get('label_map')

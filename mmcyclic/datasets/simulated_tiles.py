@@ -95,8 +95,8 @@ Real labels from a pathologist replace these: put tiles under `pos/` and `neg/`,
 
 
 def simulate_tile_labels(data_root: str, out_dir: str, split: str = 'train', tile_size: int = 64,
-             stride: int = 16, val_images: int = 2, max_per_class: int = 3000,
-             seed: int = 0) -> dict:
+                         stride: int = 16, val_images: int = 2, max_per_class: int = 3000,
+                         seed: int = 0) -> dict:
     """Write simulated pos/neg tiles of one split; return the summary dict."""
     ann_path = osp.join(data_root, 'annotations', f'instances_{split}_full.json')
     if not osp.isfile(ann_path):

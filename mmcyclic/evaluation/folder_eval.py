@@ -25,6 +25,7 @@ import numpy as np
 
 from mmcyclic.datasets.io import LABEL_SUFFIXES, read_label_map
 from mmcyclic.utils.atomic import atomic_write_bytes
+
 from .functional import _relabel, legacy_paper_metrics, nuclei_metrics
 
 PathLike = Union[str, os.PathLike]
@@ -135,6 +136,7 @@ class _Progress:
         if self.enabled:
             try:
                 from mmengine.utils import ProgressBar
+
                 # stderr keeps stdout for the report table.
                 self.bar = ProgressBar(total, file=sys.stderr)
             except Exception:  # noqa: BLE001 - mmengine missing or broken: plain counter

@@ -31,8 +31,7 @@ import torch
 from mmcv.cnn import ConvModule
 from mmpretrain.models.backbones.resnet import BasicBlock, Bottleneck
 from torch import nn
-from zennit.canonizers import (AttributeCanonizer, Canonizer, CompositeCanonizer,
-                               NamedMergeBatchNorm)
+from zennit.canonizers import AttributeCanonizer, Canonizer, CompositeCanonizer, NamedMergeBatchNorm
 from zennit.layer import Sum
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)

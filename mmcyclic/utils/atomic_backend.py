@@ -8,8 +8,9 @@ to a temporary file and renames it (see :mod:`mmcyclic.utils.atomic`).
 from pathlib import Path
 from typing import Union
 
-from mmengine.fileio import LocalBackend, register_backend
+from mmengine.fileio import LocalBackend
 from mmengine.fileio import io as mmengine_io
+from mmengine.fileio import register_backend
 
 from .atomic import atomic_write_bytes
 

@@ -9,6 +9,7 @@ from mmcyclic.apis.tiling import Tile
 
 R18_CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'mask_rcnn_r18_synthetic.py'
 
+
 def max_extent(label_map: np.ndarray) -> int:
     """The largest bounding-box side of any instance (its 'diameter' for tiling)."""
     return max(max(s.stop - s.start for s in box) for box in ndimage.find_objects(label_map) if box)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from skimage.segmentation import relabel_sequential
 
-
 REPO = Path(__file__).resolve().parents[2]
 # ../shared/data next to the repository (read-only; never copied into the repo).
 SHARED_DATA = REPO.parent / 'shared' / 'data'

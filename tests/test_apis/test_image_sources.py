@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 import tifffile
-from apis_helpers import GroundTruthDetector, max_extent
 
 from mmcyclic.apis.tiling import ArraySource, TiffSource, open_image_source, segment_tiled
 from mmcyclic.datasets.io import ImageReadError, read_image, write_image
+
+from apis_helpers import GroundTruthDetector, max_extent
 
 WINDOWS = [(0, 0, 256, 256), (100, 37, 357, 300), (384, 300, 512, 512), (0, 0, 512, 512)]
 

@@ -10,10 +10,11 @@ from typing import Dict
 
 import pytest
 import torch
-from apis_helpers import R18_CONFIG
 
 from mmcyclic.apis import NucleiSegmenter
 from mmcyclic.evaluation.folder_eval import METRIC_KEYS
+
+from apis_helpers import R18_CONFIG
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import tifffile
 import torch
-from apis_helpers import R18_CONFIG
 
 from mmcyclic.apis import NucleiSegmenter, collect_inputs
 from mmcyclic.datasets.io import write_image
 from mmcyclic.datasets.synthetic import generate_synthetic_he
+
+from apis_helpers import R18_CONFIG
 
 TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'infer.py'
 

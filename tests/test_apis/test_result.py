@@ -6,7 +6,8 @@ import pytest
 import tifffile
 from PIL import Image
 from scipy import ndimage
-from skimage.draw import disk, polygon as fill_polygon
+from skimage.draw import disk
+from skimage.draw import polygon as fill_polygon
 
 from mmcyclic.apis import NucleiResult
 from mmcyclic.datasets.coco_format import annotations_to_label_map

@@ -10,7 +10,6 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from apis_helpers import R18_CONFIG
 from mmengine.config import Config
 
 from mmcyclic.apis import NucleiResult, NucleiSegmenter, Tile, tile_windows
@@ -19,6 +18,8 @@ from mmcyclic.datasets.io import write_image
 from mmcyclic.datasets.synthetic import generate_synthetic_he
 from mmcyclic.evaluation.stitching import stitch_predictions_with_scores
 from mmcyclic.utils.config import ConfigError, load_config
+
+from apis_helpers import R18_CONFIG
 
 
 @pytest.fixture(scope='module')

@@ -1,9 +1,10 @@
 """Tiled inference machinery (:mod:`mmcyclic.apis.tiling`) with a deterministic fake detector."""
 import numpy as np
 import pytest
-from apis_helpers import GroundTruthDetector, max_extent, same_partition
 
 from mmcyclic.apis.tiling import ArraySource, segment_tiled, tile_windows
+
+from apis_helpers import GroundTruthDetector, max_extent, same_partition
 
 
 @pytest.mark.parametrize('fit', [False, True])
@@ -25,8 +26,8 @@ def test_grid_covers_image_with_requested_overlap(shape, tile, overlap, fit):
 
 
 @pytest.mark.parametrize('length,tile,expected_side', [(2000, 512, 480), (2000, 1024, 736),
-                                                      (1000, 256, 256), (300, 256, 192),
-                                                      (500, 512, 500)])
+                                                       (1000, 256, 256), (300, 256, 192),
+                                                       (500, 512, 500)])
 def test_fitted_tiles_keep_their_number_and_shrink_to_a_multiple_of_32(length, tile,
                                                                        expected_side):
     fitted = tile_windows(length, length, tile, 64)

@@ -50,7 +50,8 @@ def test_patch_training_coco_cuts_instances_and_tags_the_set():
     m_prime = _set([(30, 36, 30, 36)], 'prediction')  # only in the second patch
     coco = patch_training_coco(patches, [m, m_prime], ['M', 'M_prime'])
     assert [c['name'] for c in coco['categories']] == ['M', 'M_prime']
-    got = sorted((a['image_id'], a['category_id'], a['area'], tuple(a['bbox'])) for a in coco['annotations'])
+    got = sorted((a['image_id'], a['category_id'], a['area'], tuple(a['bbox']))
+                 for a in coco['annotations'])
     assert got == [(1, 1, 20, (5.0, 18.0, 5.0, 4.0)),
                    (2, 1, 20, (5.0, 2.0, 5.0, 4.0)),
                    (2, 2, 36, (30.0, 14.0, 6.0, 6.0))]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mmcyclic.datasets.coco_format import annotations_to_label_map
-from mmcyclic.datasets.converters.monuseg import (KUMAR_TEST_IDS, convert_monuseg, kumar_split)
+from mmcyclic.datasets.converters.monuseg import KUMAR_TEST_IDS, convert_monuseg, kumar_split
 from mmcyclic.datasets.io import read_label_map
 
 TRAIN_ID = 'TCGA-50-5931-01Z-00-DX1'  # has a 2-point region in its XML

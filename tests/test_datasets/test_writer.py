@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from mmcyclic.datasets.coco_format import annotations_to_label_map
-from mmcyclic.datasets.converters.writer import (Loaded, Sample, Skip, format_summary,
-                                                 write_dataset)
+from mmcyclic.datasets.converters.writer import Loaded, Sample, Skip, format_summary, write_dataset
 from mmcyclic.datasets.io import ImageReadError, read_image, read_label_map
 from mmcyclic.datasets.patches import crop_patch
 

@@ -27,8 +27,9 @@ from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
+from mmcyclic.evaluation import aji, aji_plus
 from mmcyclic.evaluation import functional as F
-from mmcyclic.evaluation import (aji, aji_plus, legacy_paper_metrics, nuclei_metrics, object_dice,
+from mmcyclic.evaluation import (legacy_paper_metrics, nuclei_metrics, object_dice,
                                  object_hausdorff, panoptic_quality, pixel_dice)
 
 DATA_ROOT = Path(__file__).resolve().parents[2].parent / 'shared' / 'data'

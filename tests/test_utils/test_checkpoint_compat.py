@@ -4,15 +4,14 @@ import pickle
 
 import pytest
 import torch
-from torch import nn
-from torch.utils.data import Dataset
-
-import mmcyclic  # noqa: F401  (installs the loader)
 from mmengine.model import BaseModel
 from mmengine.registry import DATASETS, MODELS
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
+from torch import nn
+from torch.utils.data import Dataset
 
+import mmcyclic  # noqa: F401  (installs the loader)
 from mmcyclic.utils.checkpoint_compat import TRUST_ENV
 
 

@@ -12,8 +12,8 @@ from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a plain checkout
 
-from mmcyclic.datasets.converters.synthetic import convert_synthetic  # noqa: E402
 from mmcyclic.datasets.converters.cli import run_conversion  # noqa: E402
+from mmcyclic.datasets.converters.synthetic import convert_synthetic  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

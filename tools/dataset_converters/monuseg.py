@@ -17,8 +17,8 @@ from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a plain checkout
 
-from mmcyclic.datasets.converters.monuseg import convert_monuseg  # noqa: E402
 from mmcyclic.datasets.converters.cli import add_patch_arguments, run_conversion  # noqa: E402
+from mmcyclic.datasets.converters.monuseg import convert_monuseg  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -13,6 +13,7 @@ from mmengine.logging import MMLogger
 
 from mmcyclic.datasets.io import read_label_map, write_label_map
 from mmcyclic.utils.atomic import atomic_write_bytes
+
 from ..functional import legacy_paper_metrics, nuclei_metrics
 from ..stitching import TilePrediction, stitch_predictions, tile_predictions_from_masks
 
@@ -99,7 +100,8 @@ class NucleiMetric(BaseMetric):
         by_image: Dict[str, dict] = defaultdict(lambda: dict(predictions=[]))
         for result in results:
             entry = by_image[result['source_id']]
-            entry.update(source_shape=result['source_shape'], label_map_path=result['label_map_path'])
+            entry.update(source_shape=result['source_shape'],
+                         label_map_path=result['label_map_path'])
             entry['predictions'].extend(result['predictions'])
 
         rows, missing_gt = [], []
@@ -118,10 +120,11 @@ class NucleiMetric(BaseMetric):
             intersection += 2 * np.count_nonzero((gt > 0) & (pred > 0))
             union += np.count_nonzero(gt) + np.count_nonzero(pred)
             if self.save_label_maps:
-                write_label_map(osp.join(self._output_dir(), 'label_maps', f'{source_id}.png'), pred)
+                write_label_map(
+                    osp.join(self._output_dir(), 'label_maps', f'{source_id}.png'), pred)
         if missing_gt:
-            logger.warning(f'NucleiMetric: {len(missing_gt)} image(s) have no ground-truth label map '
-                           f'and were not scored: {", ".join(missing_gt[:5])}')
+            logger.warning(f'NucleiMetric: {len(missing_gt)} image(s) have no ground-truth '
+                           f'label map and were not scored: {", ".join(missing_gt[:5])}')
         if not rows:
             raise ValueError('NucleiMetric: no image could be scored (no ground-truth label maps). '
                              'Check that the annotation file has a "label_map" entry per image.')
