@@ -17,6 +17,7 @@ from mmengine.runner import set_random_seed
 from mmcyclic.seeds import seed_quality_report
 from mmcyclic.utils.atomic import atomic_copy, atomic_write_json
 from mmcyclic.utils.figures import pyplot, save_figure
+
 from .loop_state import read_json
 
 # Per-student metrics of summary.json: (summary key, key in self_training.json).

@@ -60,6 +60,7 @@ from mmcyclic.seeds import SeedRecipe, extract_seed_set, load_classifier, load_i
 from mmcyclic.seeds.recipe import SeedRecipeConfig
 from mmcyclic.utils.atomic import atomic_open
 from mmcyclic.utils.config import ConfigError, adapt_to_machine, check_keys, load_config
+
 from .child_runner import outer_instances_stay_current
 from .loop_state import StateFile, save_weights, unwrap
 from .self_training_loop import SelfTrainingLoop
@@ -195,9 +196,10 @@ class CyclicLoop(BaseLoop):
         runner.call_hook('before_train')
         state = self._state.load(self.runner.cfg.get('resume', False))
         if state['cycles'] or state['units']:
+            next_units = list(state['units'].get(str(len(state['cycles']) + 1), {}))
             runner.logger.info(
                 f'cyclic: resuming from {self._state.path}: {len(state["cycles"])} cycles done, '
-                f'units done in the next: {list(state["units"].get(str(len(state["cycles"]) + 1), {}))}')
+                f'units done in the next: {next_units}')
         self.records = state['cycles']
         initial_weights = osp.join(self._work_dir, 'initial_weights.pth')
         if not osp.isfile(initial_weights):

@@ -43,6 +43,7 @@ from mmcyclic.datasets.label_sets import (LabelSet, label_set_from_label_maps, l
 from mmcyclic.evaluation.functional import aji, pixel_dice
 from mmcyclic.models.backbone_transfer import load_backbone
 from mmcyclic.utils.atomic import atomic_copy, atomic_write_json
+
 from .loop_state import StateFile, read_json, read_state_dict, save_weights, unwrap
 from .optim_wrapper import TrainingDiverged
 from .pseudo_labels import predict_whole_images
@@ -221,7 +222,8 @@ class SelfTrainingLoop(BaseLoop):
         self._finish(state['phases'])
         return self.summary
 
-    def _run_phase(self, name: str, previous: Optional[str], previous_record: Optional[dict]) -> dict:
+    def _run_phase(self, name: str, previous: Optional[str],
+                   previous_record: Optional[dict]) -> dict:
         phase_dir = osp.join(self.out_dir, name)
         if name == 'teacher':
             m_set, m_prime = load_label_set(self.seed_file), None
@@ -231,7 +233,8 @@ class SelfTrainingLoop(BaseLoop):
             # M_{j-1} = union of what phase j-1 trained on; M'_j = what its model predicted.
             prev_dir = osp.join(self.out_dir, previous)
             m_set = load_label_set(osp.join(prev_dir, 'union.json'))
-            m_prime = load_label_set(osp.join(prev_dir, 'predictions.json'), default_source='prediction')
+            m_prime = load_label_set(osp.join(prev_dir, 'predictions.json'),
+                                     default_source='prediction')
             weights = (self.alpha, 1.0 - self.alpha)
             epochs = self.student_epochs
         round_index = 0 if name == 'teacher' else int(name.split('_')[1])
@@ -321,7 +324,8 @@ class SelfTrainingLoop(BaseLoop):
         for idx, data_batch in enumerate(self.dataloader):
             runner.call_hook('before_train_iter', batch_idx=idx, data_batch=data_batch)
             outputs = runner.model.train_step(data_batch, optim_wrapper=runner.optim_wrapper)
-            runner.call_hook('after_train_iter', batch_idx=idx, data_batch=data_batch, outputs=outputs)
+            runner.call_hook('after_train_iter', batch_idx=idx, data_batch=data_batch,
+                             outputs=outputs)
             self._iter += 1
         runner.call_hook('after_train_epoch')
         self._epoch += 1
@@ -340,7 +344,8 @@ class SelfTrainingLoop(BaseLoop):
                  round_index: int) -> Dict[str, Any]:
         """Predict the next M' with the model just trained (it is the next teacher)."""
         loader = self.runner.build_dataloader(self._predict_dataloader_cfg(), seed=self.runner.seed)
-        predictions = predict_whole_images(self.runner.model, loader, self.score_thr, self.merge_iou)
+        predictions = predict_whole_images(self.runner.model, loader, self.score_thr,
+                                           self.merge_iou)
         result: List[Dict[str, Any]] = [{}]
         if get_rank() == 0:
             by_source = {str(img.get('source_id', img['id'])): img['id'] for img in m_set.images}
@@ -393,8 +398,9 @@ class SelfTrainingLoop(BaseLoop):
         selected = {rule: best_phase(scores[rule]) for rule in SELECTION_KEYS}
         chosen = selected[self.selection]
         if chosen is None and any(SELECTION_KEYS[self.selection] in p for p in phases):
+            names = ', '.join(p['name'] for p in phases)
             raise NoUsableModel(
-                f'self-training in {self.out_dir}: no phase ({", ".join(p["name"] for p in phases)})'
+                f'self-training in {self.out_dir}: no phase ({names})'
                 f' found a nucleus by the {self.selection!r} rule, so there is no model to '
                 'select. Look at the seeds (too few, or not on nuclei: seed_quality.json, '
                 'overlays), train the teacher longer, or lower score_thr (the pseudo-label '
@@ -427,7 +433,7 @@ class SelfTrainingLoop(BaseLoop):
         return osp.join(dataset.get('data_root', ''), dataset['ann_file'])
 
     def _predict_dataloader_cfg(self) -> Dict[str, Any]:
-        """The val dataloader over ``training_patches.json``: M' covers exactly the training patches."""
+        """The val dataloader over ``training_patches.json`` (M' covers the training patches)."""
         cfg = copy.deepcopy(self.runner.cfg.val_dataloader)
         cfg['dataset']['ann_file'] = self.training_patches_file
         cfg['dataset']['data_root'] = self.train_dataloader_cfg['dataset'].get('data_root', '')

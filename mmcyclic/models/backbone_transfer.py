@@ -47,8 +47,9 @@ def load_backbone(model: nn.Module, path: str, strict_shapes: bool = True) -> Di
     target = model.backbone.state_dict()
     mismatched = [k for k, v in state.items() if k in target and target[k].shape != v.shape]
     if mismatched and strict_shapes:
+        first = mismatched[0]
         raise ValueError(f'{path}: backbone shapes differ for {mismatched[:5]} '
-                         f'(checkpoint {state[mismatched[0]].shape} vs model {target[mismatched[0]].shape}); '
+                         f'(checkpoint {state[first].shape} vs model {target[first].shape}); '
                          'are both ends built with the same backbone depth/arch?')
     usable = {k: v for k, v in state.items() if k in target and k not in mismatched}
     result = model.backbone.load_state_dict(usable, strict=False)

@@ -75,8 +75,8 @@ def with_ignored_boxes(sample: DetDataSample, boxes: Tensor) -> InstanceData:
     if existing is not None and len(existing):
         parts.insert(0, get_box_tensor(existing.bboxes).float())
     bboxes = torch.cat(parts)
-    return InstanceData(bboxes=bboxes, labels=torch.zeros(len(bboxes), dtype=torch.long,
-                                                           device=bboxes.device))
+    labels = torch.zeros(len(bboxes), dtype=torch.long, device=bboxes.device)
+    return InstanceData(bboxes=bboxes, labels=labels)
 
 
 def _as_one_class(instances):

@@ -1,8 +1,9 @@
 """Process-group teardown at the end of tools/train.py and tools/test.py."""
 import torch.distributed as torch_dist
 
-from cyclic_test_utils import free_port
 from mmcyclic.engine.cpu_distributed import shut_down_distributed
+
+from cyclic_test_utils import free_port
 
 
 def test_shut_down_is_a_no_op_without_a_process_group():

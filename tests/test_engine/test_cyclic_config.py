@@ -5,8 +5,9 @@ import pytest
 from mmengine.runner import Runner
 
 import mmcyclic  # noqa: F401
-from cyclic_test_utils import simulated_tiles, small_cyclic_cfg
 from mmcyclic.utils.config import ConfigError
+
+from cyclic_test_utils import simulated_tiles, small_cyclic_cfg
 
 
 @pytest.fixture(scope='module')

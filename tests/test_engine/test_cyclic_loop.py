@@ -10,10 +10,11 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
 import mmcyclic  # noqa: F401
-from cyclic_test_utils import (REPO, dist_launch_env, register_kill_hook, simulated_tiles,
-                               small_cyclic_cfg)
 from mmcyclic.engine import SelfTrainingLoop
 from mmcyclic.seeds import read_seed_set
+
+from cyclic_test_utils import (REPO, dist_launch_env, register_kill_hook, simulated_tiles,
+                               small_cyclic_cfg)
 
 pytestmark = pytest.mark.slow
 

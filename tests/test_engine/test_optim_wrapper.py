@@ -10,7 +10,8 @@ from mmcyclic.engine.optim_wrapper import SkipNonFiniteOptimWrapper, TrainingDiv
 
 def test_nan_loss_is_skipped_counted_and_stops_after_limit():
     model = nn.Linear(2, 1)
-    wrapper = SkipNonFiniteOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1), max_consecutive=3)
+    wrapper = SkipNonFiniteOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1),
+                                        max_consecutive=3)
     before = model.weight.detach().clone()
     wrapper.update_params(model(torch.ones(1, 2)).sum() * float('nan'))
     assert torch.equal(model.weight, before) and wrapper.skipped_total == 1

@@ -8,8 +8,9 @@ import torch
 from mmengine.runner import Runner
 
 import mmcyclic  # noqa: F401
-from cyclic_test_utils import REPO, as_label_set_model, register_kill_hook, small_detector_cfg
 from mmcyclic.datasets.label_sets import load_label_set, subsample_ground_truth
+
+from cyclic_test_utils import REPO, as_label_set_model, register_kill_hook, small_detector_cfg
 
 pytestmark = pytest.mark.slow
 

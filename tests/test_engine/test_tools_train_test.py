@@ -11,7 +11,8 @@ pytestmark = pytest.mark.slow
 
 
 def _run(*args, check=True):
-    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f'{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
     return proc
@@ -31,7 +32,8 @@ def _options(data_root, epochs):
 def test_train_resume_and_test(tiny_synthetic, tmp_path):
     config = 'configs/mask_rcnn_r18_synthetic.py'
     work = tmp_path / 'work'
-    _run('tools/train.py', config, '--work-dir', str(work), '--cfg-options', *_options(tiny_synthetic, 1))
+    _run('tools/train.py', config, '--work-dir', str(work), '--cfg-options',
+         *_options(tiny_synthetic, 1))
     assert (work / 'epoch_1.pth').is_file()
     proc = _run('tools/train.py', config, '--work-dir', str(work), '--resume',
                 '--cfg-options', *_options(tiny_synthetic, 2))
@@ -41,7 +43,8 @@ def test_train_resume_and_test(tiny_synthetic, tmp_path):
                 f'load_from={work / "epoch_2.pth"}', *_options(tiny_synthetic, 1))
     assert 'Load checkpoint from' in proc.stdout + proc.stderr
     proc = _run('tools/test.py', config, str(work / 'epoch_2.pth'), '--work-dir', str(work),
-                '--out-dir', str(tmp_path / 'test_out'), '--cfg-options', *_options(tiny_synthetic, 1))
+                '--out-dir', str(tmp_path / 'test_out'), '--cfg-options',
+                *_options(tiny_synthetic, 1))
     log = proc.stdout + proc.stderr
     assert 'nuclei/pixel_dice' in log and 'nuclei/aji' in log and 'nuclei/legacy/dice' in log
     assert (tmp_path / 'test_out' / 'nuclei_per_image.csv').is_file()

@@ -10,9 +10,10 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import mmcyclic  # noqa: F401
-from cyclic_test_utils import REPO
 from mmcyclic.models.backbone_transfer import classifier_with_backbone_of, load_backbone
 from mmcyclic.seeds import load_classifier
+
+from cyclic_test_utils import REPO
 
 PAIRS = [
     ('classifier_r50_monu.py', 'cyclic_r50_monu.py'),

@@ -13,8 +13,9 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 import mmcyclic  # noqa: F401
-from cyclic_test_utils import REPO, as_label_set_model
 from mmcyclic.models import select_label_set
+
+from cyclic_test_utils import REPO, as_label_set_model
 
 M_BOX = [4., 4., 24., 24.]           # the one instance of M
 M_PRIME_BOX = [36., 36., 56., 56.]   # the one instance of M'
@@ -66,7 +67,8 @@ def test_select_label_set_hands_the_other_set_over_as_ignored():
 
 def _model(ignore_other_sets: bool):
     init_default_scope('mmdet')
-    cfg = Config.fromfile(str(REPO / 'configs' / '_base_' / 'models' / 'mask_rcnn_r18_fpn.py')).model
+    cfg = Config.fromfile(str(REPO / 'configs' / '_base_' / 'models' /
+                              'mask_rcnn_r18_fpn.py')).model
     cfg = as_label_set_model(cfg)
     cfg.ignore_other_sets = ignore_other_sets
     torch.manual_seed(0)
@@ -122,7 +124,8 @@ def test_the_m_prime_instance_gets_no_negative_loss_from_L_of_M(ignore_other_set
 
 def test_rule_without_ignoring_assigners_is_a_clear_error():
     init_default_scope('mmdet')
-    cfg = Config.fromfile(str(REPO / 'configs' / '_base_' / 'models' / 'mask_rcnn_r18_fpn.py')).model
+    cfg = Config.fromfile(str(REPO / 'configs' / '_base_' / 'models' /
+                              'mask_rcnn_r18_fpn.py')).model
     cfg.type = 'LabelSetMaskRCNN'
     with pytest.raises(ValueError, match='MaxIoUAssignerWithIgnoredInstances'):
         MODELS.build(cfg)

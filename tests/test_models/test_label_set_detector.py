@@ -10,12 +10,14 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmcyclic  # noqa: F401
+
 from cyclic_test_utils import REPO, as_label_set_model
 
 
 def _model(weights, ignore_other_sets=False):
     init_default_scope('mmdet')
-    cfg = Config.fromfile(str(REPO / 'configs' / '_base_' / 'models' / 'mask_rcnn_r18_fpn.py')).model
+    cfg = Config.fromfile(str(REPO / 'configs' / '_base_' / 'models' /
+                              'mask_rcnn_r18_fpn.py')).model
     if ignore_other_sets:
         cfg = as_label_set_model(cfg)
     cfg.type = 'LabelSetMaskRCNN'

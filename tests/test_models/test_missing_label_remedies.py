@@ -13,8 +13,9 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 import mmcyclic  # noqa: F401
-from cyclic_test_utils import REPO, as_label_set_model
 from mmcyclic.models.stain_prior import hematoxylin_blob_boxes
+
+from cyclic_test_utils import REPO, as_label_set_model
 
 LABELLED = (16, 16)     # centre of the labelled nucleus
 UNLABELLED = (48, 44)   # centre of a nucleus nobody labelled
@@ -40,7 +41,8 @@ def test_hematoxylin_blobs_are_the_nuclei_not_the_background():
 
 def _model(stain_prior: bool):
     init_default_scope('mmdet')
-    cfg = Config.fromfile(str(REPO / 'configs' / '_base_' / 'models' / 'mask_rcnn_r18_fpn.py')).model
+    cfg = Config.fromfile(str(REPO / 'configs' / '_base_' / 'models' /
+                              'mask_rcnn_r18_fpn.py')).model
     cfg = as_label_set_model(cfg)
     if stain_prior:
         cfg.train_cfg.ignore_unlabelled_stain_blobs = dict(min_area=30, max_area=2000)
