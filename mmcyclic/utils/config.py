@@ -1,6 +1,7 @@
 """Loading and checking configs for the command-line tools."""
 import argparse
 import difflib
+import inspect
 import os
 import os.path as osp
 import sys
@@ -93,7 +94,38 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if suspects:
         hints = '; '.join(f'"{bad}" (did you mean "{good}"?)' for bad, good in suspects.items())
         raise ConfigError(f'{path}: unknown config key {hints}. The Runner would ignore it.')
+    try:
+        check_train_loop_keys(cfg)
+    except ConfigError as error:
+        raise ConfigError(f'{path}: {error}') from error
     return cfg
+
+
+def check_train_loop_keys(cfg: Config) -> None:
+    """Refuse a ``train_cfg`` key that its registered loop does not take.
+
+    Only loops named by ``train_cfg.type`` whose constructor takes no
+    ``**kwargs`` are checked; nested dicts are the loop's own business (the
+    cyclic loop checks its ``seeds``, ``self_training``, ...).
+
+    Raises:
+        ConfigError: an unknown key, with the nearest valid spelling.
+    """
+    train_cfg = cfg.get('train_cfg') or {}
+    loop_type = train_cfg.get('type') if isinstance(train_cfg, dict) else None
+    if not isinstance(loop_type, str):
+        return
+    from mmdet.registry import LOOPS
+
+    import mmcyclic  # noqa: F401  (registers the loops)
+    loop = LOOPS.get(loop_type)
+    if loop is None:
+        return
+    parameters = inspect.signature(loop.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    check_keys(train_cfg, (set(parameters) - {'self', 'runner', 'dataloader'}) | {'type'},
+               'train_cfg')
 
 
 def set_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> None:

@@ -3,6 +3,8 @@ import pytest
 
 from mmcyclic.utils.config import ConfigError, find_misspelt_keys, load_config
 
+from cyclic_test_utils import REPO
+
 
 def test_misspelt_runner_key_is_reported_with_a_suggestion(tmp_path):
     cfg = tmp_path / 'typo.py'
@@ -37,3 +39,14 @@ def test_every_shipped_config_loads():
     for path in configs:
         cfg = load_config(str(path))
         assert cfg.custom_imports.imports == ['mmcyclic'], path
+
+
+def test_misspelt_loop_key_is_refused_when_the_config_loads(tmp_path):
+    """Issue 19 item 2: `train_cfg.self_trainng.num_students=1` was a TypeError traceback from
+    the loop's constructor."""
+    with pytest.raises(ConfigError, match=r'cyclic_r18_synthetic.py: train_cfg.self_trainng: '
+                                          r'unknown key \(did you mean "self_training"\?\)'):
+        load_config(str(REPO / 'configs' / 'cyclic_r18_synthetic.py'),
+                    {'train_cfg.self_trainng.num_students': 1})
+    load_config(str(REPO / 'configs' / 'cyclic_r18_synthetic.py'),
+                {'train_cfg.self_training.num_students': 1})
