@@ -317,6 +317,8 @@ class SeedRecipe:
                                   * (slices[1].stop - slices[1].start) < self.config.min_area):
                 continue
             region = regions[slices] == index
+            if region.sum() > self.config.max_area:  # the seed holds the region
+                continue
             seed = self._complete(region)
             if seed is not None:
                 found.append((slices[0].start, slices[1].start, seed,

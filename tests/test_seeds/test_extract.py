@@ -47,6 +47,12 @@ def test_extract_lrp_seed_set_and_reuse(classifier, tiny_dataset, tmp_path):
                              relevance_dir=cache, reuse_relevance=True, progress=False)
     for key, result in extraction.results.items():
         assert np.array_equal(result.label_map, again.results[key].label_map)
+    # Stain outlines read the image even when the relevance map is reused.
+    stained = extract_seed_set(None, None, SeedRecipe(outline='hematoxylin', min_area=5,
+                                                      max_seeds=5), infos, tiny_dataset,
+                               tmp_path / 'stain.json', relevance_dir=cache,
+                               reuse_relevance=True, progress=False)
+    assert set(stained.results) == {'synth_0', 'synth_1'}
     with pytest.raises(FileNotFoundError, match='no saved relevance map'):
         extract_seed_set(None, None, recipe, infos, tiny_dataset, tmp_path / 'x.json',
                          relevance_dir=tmp_path / 'nothing', reuse_relevance=True, progress=False)
