@@ -28,7 +28,10 @@ IMAGE_SUFFIXES = ('.png', '.tif', '.tiff', '.jpg')
 
 
 def _product(**axes) -> List[Dict]:
-    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+    """Every combination of the axes, each over the paper preset (fields not named keep the
+    paper's values, whatever the library default is)."""
+    return [dict(preset='paper', **dict(zip(axes, values)))
+            for values in itertools.product(*axes.values())]
 
 
 GRIDS: Dict[str, List[Dict]] = {
@@ -37,7 +40,7 @@ GRIDS: Dict[str, List[Dict]] = {
         smooth_sigma=(0.0, 2.0), closing_radius=(0, 2, 4), core_min_area=(0, 40),
         min_area=(30, 150), max_area=(1500,), min_solidity=(0.0, 0.85), selection=('score',)),
     # stain outlines: the hematoxylin blob under a relevance component
-    'hematoxylin': [dict(outline='hematoxylin', min_area=80, max_area=1500)] + _product(
+    'hematoxylin': _product(outline=('hematoxylin',), min_area=(80,), max_area=(1500,)) + _product(
         outline=('hematoxylin',), threshold=(0.2, 0.35, 0.5), stain_smooth_sigma=(1.0, 2.0),
         min_area=(80, 150), max_area=(800, 1500), min_solidity=(0.0, 0.9),
         selection=('score',)),
@@ -46,10 +49,10 @@ GRIDS: Dict[str, List[Dict]] = {
         outline=('hematoxylin',), stain_smooth_sigma=(0.5, 1.0), min_area=(150, 200, 250),
         max_area=(1500,), min_solidity=(0.9, 0.93, 0.95), selection=('score',)),
     # is the relevance needed? the same blobs chosen at random, or with no relevance at all
-    'controls': [dict(outline='hematoxylin', min_area=150, max_area=1500, min_solidity=0.9,
-                      selection='random'),
-                 dict(outline='hematoxylin', threshold=0.0, min_area=150, max_area=1500,
-                      min_solidity=0.9, selection='random')],
+    'controls': _product(outline=('hematoxylin',), threshold=(0.35, 0.0), min_area=(150,),
+                         max_area=(1500,), min_solidity=(0.9,), selection=('random',)),
+    # the presets, e.g. on other relevance maps (test-time augmentation, 64 px windows)
+    'presets': [dict(preset='paper'), dict(preset='paper', selection='score'), dict()],
 }
 
 

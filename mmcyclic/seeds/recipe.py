@@ -88,14 +88,14 @@ class SeedRecipeConfig:
     closing_radius: int = 2
     core_min_area: int = 0
     connectivity: int = 2
-    outline: str = 'relevance'
+    outline: str = 'hematoxylin'
     stain_smooth_sigma: float = 1.0
-    min_solidity: float = 0.0
+    min_solidity: float = 0.93
     convex_hull: bool = True
-    min_area: int = 30
-    max_area: int = 2000
+    min_area: int = 150
+    max_area: int = 1500
     max_seeds: int = 20
-    selection: str = 'random'
+    selection: str = 'score'
     seed: int = 0
 
     def __post_init__(self) -> None:
