@@ -48,8 +48,8 @@ def test_extract_lrp_seed_set_and_reuse(classifier, tiny_dataset, tmp_path):
     for key, result in extraction.results.items():
         assert np.array_equal(result.label_map, again.results[key].label_map)
     # Stain outlines read the image even when the relevance map is reused.
-    stained = extract_seed_set(None, None, SeedRecipe(preset='paper', outline='hematoxylin', min_area=5,
-                                                      max_seeds=5), infos, tiny_dataset,
+    stain_recipe = SeedRecipe(preset='paper', outline='hematoxylin', min_area=5, max_seeds=5)
+    stained = extract_seed_set(None, None, stain_recipe, infos, tiny_dataset,
                                tmp_path / 'stain.json', relevance_dir=cache,
                                reuse_relevance=True, progress=False)
     assert set(stained.results) == {'synth_0', 'synth_1'}

@@ -8,6 +8,11 @@ from mmcyclic.seeds import SeedRecipe, SeedRecipeConfig
 from mmcyclic.seeds.recipe import PAPER_RECIPE
 
 
+def paper(*args, **kwargs) -> SeedRecipe:
+    """A recipe over the paper preset: these maps are built for the relevance-outline steps."""
+    return SeedRecipe(*args, preset='paper', **kwargs)
+
+
 def _square(rel, y, x, size, value):
     rel[y:y + size, x:x + size] = value
 
@@ -24,7 +29,7 @@ def test_exact_components_and_filters():
     _square(rel, 60, 60, 6, 0.3)  # below theta
     _square(rel, 40, 80, 2, 1.0)  # 4 px: below min_area
     _square(rel, 70, 5, 25, 0.9)  # 625 px: above max_area
-    recipe = SeedRecipe(preset='paper', normalisation='max', closing_radius=0, min_area=10, max_area=400)
+    recipe = paper(normalisation='max', closing_radius=0, min_area=10, max_area=400)
     result = recipe(rel)
     assert result.num_components == 4 and result.num_in_area == 2 and result.num_seeds == 2
     assert _components(result.label_map) == [((10, 10), (17, 17)), ((10, 40), (19, 49))]
@@ -35,13 +40,13 @@ def test_convex_hull_and_closing_complete_shapes():
     rel = np.zeros((60, 60))
     rel[10:30, 10:14] = 1  # an L: hull fills the triangle between the arms
     rel[26:30, 10:30] = 1
-    result = SeedRecipe(preset='paper', normalisation='max', closing_radius=0, min_area=1)(rel)
+    result = paper(normalisation='max', closing_radius=0, min_area=1)(rel)
     hull = result.label_map == 1
     assert hull.sum() > 200 and hull[20, 18] and not hull[12, 28]
     ring = np.zeros((60, 60))
     ring[35:50, 35:50] = 1
     ring[40:45, 40:45] = 0  # a hole: hull and closing fill it
-    filled = SeedRecipe(preset='paper', normalisation='max', closing_radius=2, min_area=1)(ring).label_map
+    filled = paper(normalisation='max', closing_radius=2, min_area=1)(ring).label_map
     assert filled[42, 42] == 1 and (filled > 0).sum() == 225
 
 
@@ -54,11 +59,11 @@ def _many_blobs(n=30, size=6):
 
 def test_k_caps_and_reproducible_choice():
     rel = _many_blobs()
-    recipe = SeedRecipe(preset='paper', max_seeds=20, normalisation='max', min_area=1)
+    recipe = paper(max_seeds=20, normalisation='max', min_area=1)
     first, again = recipe(rel, key='img'), recipe(rel, key='img')
     assert first.num_components == 30 and first.num_seeds == 20
     assert np.array_equal(first.label_map, again.label_map)
-    other = SeedRecipe(preset='paper', max_seeds=20, normalisation='max', min_area=1, seed=1)(rel, key='img')
+    other = paper(max_seeds=20, normalisation='max', min_area=1, seed=1)(rel, key='img')
     assert not np.array_equal(first.label_map > 0, other.label_map > 0)
     assert not np.array_equal(first.label_map > 0, recipe(rel, key='other').label_map > 0)
     # every kept seed is one of the components
@@ -67,7 +72,7 @@ def test_k_caps_and_reproducible_choice():
 
 def test_no_relevance_above_theta_gives_no_seed():
     for rel in (np.zeros((50, 50)), -np.ones((50, 50)), np.full((50, 50), np.nan)):
-        result = SeedRecipe(preset='paper')(rel)
+        result = paper()(rel)
         assert result.num_seeds == 0 and not result.label_map.any()
 
 
@@ -75,8 +80,8 @@ def test_percentile_normalisation_ignores_outliers():
     rel = np.zeros((50, 50))
     rel[5:15, 5:15] = 1.0
     rel[30, 30] = 1000.0  # one extreme pixel
-    by_max = SeedRecipe(preset='paper', normalisation='max', min_area=1)(rel)
-    robust = SeedRecipe(preset='paper', normalisation='percentile', percentile=90, min_area=1)(rel)
+    by_max = paper(normalisation='max', min_area=1)(rel)
+    robust = paper(normalisation='percentile', percentile=90, min_area=1)(rel)
     assert by_max.num_seeds == 1  # only the outlier survives theta
     assert robust.num_seeds == 2 and robust.label_map[10, 10] > 0
 
@@ -95,7 +100,7 @@ def test_score_selection_keeps_the_most_relevant():
     rel = np.zeros((100, 100))
     for k, value in enumerate((0.5, 1.0, 0.7, 0.9)):
         _square(rel, 10 + 20 * k, 10, 8, value)
-    result = SeedRecipe(preset='paper', selection='score', max_seeds=2, normalisation='max', min_area=1)(rel)
+    result = paper(selection='score', max_seeds=2, normalisation='max', min_area=1)(rel)
     assert result.scores == pytest.approx([1.0, 0.9])  # kept seeds numbered in component order
     assert result.label_map[32, 12] == 1 and result.label_map[72, 12] == 2
 
@@ -105,8 +110,8 @@ def test_minmax_normalisation_finds_blobs_on_a_positive_floor():
     rel = np.full((60, 60), 1.0)
     _square(rel, 5, 5, 10, 1.2)
     _square(rel, 30, 40, 8, 1.3)
-    plain = SeedRecipe(preset='paper', min_area=1, max_area=500)(rel)
-    minmax = SeedRecipe(preset='paper', normalisation='minmax', min_area=1, max_area=500)(rel)
+    plain = paper(min_area=1, max_area=500)(rel)
+    minmax = paper(normalisation='minmax', min_area=1, max_area=500)(rel)
     assert plain.num_seeds == 0  # the whole map is one component above theta, too large
     assert minmax.num_seeds == 2
     assert minmax.label_map[10, 10] > 0 and minmax.label_map[33, 43] > 0
@@ -134,9 +139,9 @@ def test_closing_joins_a_fragmented_nucleus_into_one_seed():
     """Fails on the recipe that closed each component after its hull (a no-op on a convex
     set): the dots then stayed ~30 separate seeds."""
     rel = _fragmented_nucleus()
-    apart = SeedRecipe(preset='paper', normalisation='max', closing_radius=0, min_area=1, max_seeds=100)(rel)
+    apart = paper(normalisation='max', closing_radius=0, min_area=1, max_seeds=100)(rel)
     assert apart.num_seeds > 20
-    joined = SeedRecipe(preset='paper', normalisation='max', closing_radius=2, min_area=1, max_seeds=100)(rel)
+    joined = paper(normalisation='max', closing_radius=2, min_area=1, max_seeds=100)(rel)
     assert joined.num_components == 1 and joined.num_seeds == 1
     nucleus = _disk_mask(rel.shape, (30, 30), 12)
     seed = joined.label_map == 1
@@ -151,9 +156,9 @@ def test_touching_nuclei_separated_by_a_valley_stay_two_seeds():
     rel[10:30, 8:29] = 1.0
     rel[10:30, 30:51] = 1.0  # column 29 is the valley
     rel[12, 5:7] = 1.0  # a fragment 1 px left of the first nucleus
-    merged = SeedRecipe(preset='paper', normalisation='max', closing_radius=2, min_area=1)(rel)
+    merged = paper(normalisation='max', closing_radius=2, min_area=1)(rel)
     assert merged.num_seeds == 1
-    kept = SeedRecipe(preset='paper', normalisation='max', closing_radius=2, core_min_area=50, min_area=1)(rel)
+    kept = paper(normalisation='max', closing_radius=2, core_min_area=50, min_area=1)(rel)
     assert kept.num_seeds == 2
     first, second = kept.label_map[20, 15], kept.label_map[20, 40]
     assert first and second and first != second
@@ -164,8 +169,8 @@ def test_components_are_8_connected_by_default():
     rel = np.zeros((30, 30))
     rel[5:10, 5:10] = 1.0
     rel[10:15, 10:15] = 1.0  # touches the first square at a corner only
-    eight = SeedRecipe(preset='paper', normalisation='max', closing_radius=0, min_area=1, convex_hull=False)(rel)
-    four = SeedRecipe(preset='paper', normalisation='max', closing_radius=0, min_area=1, convex_hull=False,
+    eight = paper(normalisation='max', closing_radius=0, min_area=1, convex_hull=False)(rel)
+    four = paper(normalisation='max', closing_radius=0, min_area=1, convex_hull=False,
                       connectivity=1)(rel)
     assert eight.num_seeds == 1 and four.num_seeds == 2
 
@@ -176,9 +181,9 @@ def test_area_filter_applies_to_the_completed_seed():
     rel = np.zeros((40, 40))
     rel[5:25, 5] = 1.0
     rel[24, 5:25] = 1.0
-    with_hull = SeedRecipe(preset='paper', normalisation='max', closing_radius=0, min_area=100)(rel)
+    with_hull = paper(normalisation='max', closing_radius=0, min_area=100)(rel)
     assert with_hull.num_seeds == 1 and (with_hull.label_map > 0).sum() >= 200
-    assert SeedRecipe(preset='paper', normalisation='max', closing_radius=0, min_area=100,
+    assert paper(normalisation='max', closing_radius=0, min_area=100,
                       convex_hull=False)(rel).num_seeds == 0
 
 
@@ -206,14 +211,14 @@ def test_hematoxylin_outline_is_the_stained_blob_under_relevance():
     image = _stained_image(shape, [((20, 20), 10), ((55, 55), 12)])
     rel = np.zeros(shape)
     rel[16:22, 18:24] = 1.0  # a small relevance spot on the first nucleus only
-    recipe = SeedRecipe(preset='paper', normalisation='max', outline='hematoxylin', min_area=50)
+    recipe = paper(normalisation='max', outline='hematoxylin', min_area=50)
     assert recipe.needs_image
     seeds = recipe(rel, image=image)
     nucleus = _disk_mask(shape, (20, 20), 10)
     seed = seeds.label_map == 1
     assert seeds.num_seeds == 1 and (seed & nucleus).sum() / (seed | nucleus).sum() > 0.9
     assert not seeds.label_map[55, 55]
-    relevance_only = SeedRecipe(preset='paper', normalisation='max', min_area=1)(rel).label_map
+    relevance_only = paper(normalisation='max', min_area=1)(rel).label_map
     assert (relevance_only > 0).sum() < 0.5 * nucleus.sum()
     with pytest.raises(ValueError, match='needs the RGB image'):
         recipe(rel)
