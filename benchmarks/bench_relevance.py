@@ -95,8 +95,9 @@ def forward_backward(model: torch.nn.Module, inputs: torch.Tensor) -> None:
 
 def relevance_and_seeds(method: BaseRelevance, recipe: SeedRecipe, tiles: torch.Tensor) -> None:
     maps = method(tiles).numpy()
+    images = tiles.permute(0, 2, 3, 1).numpy().astype(np.uint8)
     for index, relevance in enumerate(maps):
-        recipe(relevance, key=index)
+        recipe(relevance, key=index, image=images[index] if recipe.needs_image else None)
 
 
 def bench_model(name: str, config: str, backbone: dict, kind: str, tiles: torch.Tensor,
@@ -158,7 +159,8 @@ def main() -> None:
         f'2 classes; {args.runs} interleaved rounds after a warm-up round, medians (the ratio '
         'is the median of per-round ratios). forward+backward = eval-mode forward, cross-entropy, '
         'backward to all parameters. relevance+seeds = relevance maps of the batch (hooks and '
-        'canonizers registered once, as `extract_seed_set` does) + `SeedRecipe()` on each map. '
+        'canonizers registered once, as `extract_seed_set` does) + the default `SeedRecipe()` '
+        f'on each map (outline: {SeedRecipe().config.outline}). '
         'Target: ratio <= 2.',
         '',
         *table,

@@ -7,12 +7,15 @@ Usage::
         [--report-dir DIR] [--threshold 0.35] [--max-seeds 20] [--reuse-relevance]
 
 The relevance method and the recipe come from the config's ``relevance`` and
-``seed_recipe`` entries (defaults: LRP on the positive class, theta 0.35,
-K 20); options given here override them. With ``--report-dir`` the relevance
+``seed_recipe`` entries (defaults: LRP on the positive class, the ``'default'``
+recipe of ``mmcyclic/seeds/recipe.py``); options given here override them
+(``--preset paper``: the paper's recipe). With ``--report-dir`` the relevance
 maps are kept there (``relevance/*.npy``, or in ``--relevance-dir``;
 ``--reuse-relevance`` then skips the classifier, e.g. for a threshold sweep)
-and, where the images have ground truth, a seed-quality report is written (``seed_quality.json``,
-``seed_quality.md``) with overlay PNGs of the first ``--overlays`` images.
+and, where the images have ground truth, a seed-quality report is written
+(``seed_quality.json``, ``seed_quality.md``: precision, recall, mean IoU, pixel
+precision, hit rate) with overlay PNGs of the first ``--overlays`` images;
+without ground truth the report is skipped.
 """
 import argparse
 import os.path as osp
@@ -25,8 +28,11 @@ from mmcyclic.seeds import (SeedRecipe, extract_seed_set, load_classifier, load_
                             seed_quality_report)
 from mmcyclic.utils.config import ConfigError, load_config
 
-RECIPE_OPTIONS = ('threshold', 'max_seeds', 'min_area', 'max_area', 'closing_radius',
-                  'smooth_sigma', 'percentile', 'normalisation', 'selection', 'seed')
+RECIPE_OPTIONS = {'preset': str, 'threshold': float, 'normalisation': str, 'percentile': float,
+                  'smooth_sigma': float, 'closing_radius': int, 'core_min_area': int,
+                  'connectivity': int, 'outline': str, 'stain_smooth_sigma': float,
+                  'min_solidity': float, 'min_area': int, 'max_area': int, 'max_seeds': int,
+                  'selection': str, 'seed': int}
 
 
 def parse_args() -> argparse.Namespace:
@@ -54,11 +60,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--cycle', type=int, default=0)
     parser.add_argument('--round', type=int, default=0)
     parser.add_argument('--device', default='cpu')
-    for name in RECIPE_OPTIONS:
-        kind = str if name in ('normalisation', 'selection') else float if name in (
-            'threshold', 'smooth_sigma', 'percentile') else int
+    for name, kind in RECIPE_OPTIONS.items():
         parser.add_argument(f'--{name.replace("_", "-")}', type=kind, dest=name,
-                            help=f'seed recipe: {name}')
+                            help=f'seed recipe: {name} (mmcyclic/seeds/recipe.py)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
 

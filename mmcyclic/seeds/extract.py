@@ -141,6 +141,9 @@ def extract_seed_set(classifier: Optional[nn.Module],
             source_id = str(img.get('source_id', osp.splitext(osp.basename(img['file_name']))[0]))
             cached = _relevance_path(relevance_dir, source_id)
             try:
+                image = None
+                if recipe.needs_image:
+                    image = read_image(osp.join(data_root, img['file_name']))
                 if reuse_relevance and cached and osp.isfile(cached):
                     rel_map = np.load(cached)
                 elif relevance is None:
@@ -148,7 +151,8 @@ def extract_seed_set(classifier: Optional[nn.Module],
                         f'{cached}: no saved relevance map for {source_id} and no relevance '
                         'method given; run without reuse_relevance to compute it')
                 else:
-                    image = read_image(osp.join(data_root, img['file_name']))
+                    if image is None:
+                        image = read_image(osp.join(data_root, img['file_name']))
                     rel_map = image_relevance(relevance, image, tile_size=tile_size,
                                               min_overlap=min_overlap, batch_size=batch_size,
                                               image_scale=image_scale)
@@ -160,7 +164,7 @@ def extract_seed_set(classifier: Optional[nn.Module],
                 print_log(f'seed extraction: skipped {source_id}: {error}', logger='current',
                           level=30)
             else:
-                result = recipe(rel_map, key=source_id)
+                result = recipe(rel_map, key=source_id, image=image)
                 results[source_id] = result
                 seeds[img['id']] = (result.label_map, result.scores)
             if bar is not None:

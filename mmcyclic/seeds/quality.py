@@ -9,12 +9,19 @@ labels); the weakly supervised pipeline itself never reads it.
 * **precision** = correct seeds / seeds, **recall** = matched GT nuclei /
   GT nuclei (low by design: at most K seeds per image), **mean IoU** = mean IoU
   of the matched pairs; also the mean best IoU of every seed with any nucleus.
+* **pixel precision** = seed pixels on any GT nucleus / seed pixels: low
+  pixel precision means seeds in the wrong place, high pixel precision with
+  low precision means the right place with the wrong outline (or several
+  nuclei in one seed).
+* **hit rate** = seeds whose centroid (rounded to a pixel) lies inside a GT
+  nucleus / seeds.
 * Totals are micro-averaged (summed counts over images).
 """
 import os
 from typing import Any, Dict, Optional, Union
 
 import numpy as np
+from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 
 from mmcyclic.apis.overlay import draw_contours
@@ -35,10 +42,13 @@ def seed_quality(seeds: np.ndarray, gt: np.ndarray, iou_threshold: float = 0.5) 
         iou_threshold: Smallest IoU of a correct seed.
 
     Returns:
-        ``{'seeds', 'gt', 'matched', 'iou_sum', 'best_iou_sum', 'precision',
-        'recall', 'mean_iou'}`` (precision is NaN without seeds).
+        ``{'seeds', 'gt', 'matched', 'iou_sum', 'best_iou_sum', 'seed_pixels',
+        'seed_pixels_on_gt', 'hits', 'precision', 'recall', 'mean_iou',
+        'mean_best_iou', 'pixel_precision', 'hit_rate'}`` (ratios over seeds
+        are NaN without seeds).
     """
-    table = _contingency(np.asarray(gt), np.asarray(seeds))
+    seeds, gt = np.asarray(seeds), np.asarray(gt)
+    table = _contingency(gt, seeds)
     iou = np.zeros((table.n_pred, table.n_gt))
     iou[table.pair_pred, table.pair_gt] = table.pair_iou
     best = iou.max(axis=1) if table.n_gt else np.zeros(table.n_pred)
@@ -47,21 +57,38 @@ def seed_quality(seeds: np.ndarray, gt: np.ndarray, iou_threshold: float = 0.5) 
     matched = weight[rows, cols] > 0
     result = {'seeds': table.n_pred, 'gt': table.n_gt, 'matched': int(matched.sum()),
               'iou_sum': float(weight[rows, cols][matched].sum()),
-              'best_iou_sum': float(best.sum())}
+              'best_iou_sum': float(best.sum()), **_placement(seeds, gt)}
     return {**result, **_ratios(result)}
 
 
+def _placement(seeds: np.ndarray, gt: np.ndarray) -> Dict[str, int]:
+    """Seed pixels, those on a GT nucleus, and seeds whose centroid lies in a nucleus."""
+    ids = np.unique(seeds[seeds > 0])
+    centroids = ndimage.center_of_mass(np.ones(seeds.shape), seeds, ids) if ids.size else []
+    hits = sum(int(gt[tuple(np.clip(np.rint(c).astype(int), 0, np.array(gt.shape) - 1))] > 0)
+               for c in centroids)
+    return {'seed_pixels': int((seeds > 0).sum()),
+            'seed_pixels_on_gt': int(((seeds > 0) & (gt > 0)).sum()), 'hits': hits}
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else float('nan')
+
+
 def _ratios(counts: Dict[str, Any]) -> Dict[str, float]:
-    seeds, gt, matched = counts['seeds'], counts['gt'], counts['matched']
-    return {'precision': matched / seeds if seeds else float('nan'),
-            'recall': matched / gt if gt else float('nan'),
-            'mean_iou': counts['iou_sum'] / matched if matched else float('nan'),
-            'mean_best_iou': counts['best_iou_sum'] / seeds if seeds else float('nan')}
+    seeds, matched = counts['seeds'], counts['matched']
+    return {'precision': _ratio(matched, seeds),
+            'recall': _ratio(matched, counts['gt']),
+            'mean_iou': _ratio(counts['iou_sum'], matched),
+            'mean_best_iou': _ratio(counts['best_iou_sum'], seeds),
+            'pixel_precision': _ratio(counts['seed_pixels_on_gt'], counts['seed_pixels']),
+            'hit_rate': _ratio(counts['hits'], seeds)}
 
 
 def summarise_quality(per_image: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
     """Micro-averaged totals over images, plus seeds per image and empty images."""
-    keys = ('seeds', 'gt', 'matched', 'iou_sum', 'best_iou_sum')
+    keys = ('seeds', 'gt', 'matched', 'iou_sum', 'best_iou_sum', 'seed_pixels',
+            'seed_pixels_on_gt', 'hits')
     totals = {k: sum(r[k] for r in per_image.values()) for k in keys}
     n = len(per_image)
     return {'images': n, **totals, **_ratios(totals),
@@ -71,12 +98,13 @@ def summarise_quality(per_image: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
 
 def format_quality_table(per_image: Dict[str, Dict[str, Any]], summary: Dict[str, Any]) -> str:
     """Markdown table: one row per image and a micro-averaged total row."""
-    lines = ['| image | seeds | GT nuclei | correct (IoU>=0.5) | precision | recall | mean IoU |',
-             '|---|---|---|---|---|---|---|']
+    lines = ['| image | seeds | GT nuclei | correct (IoU>=0.5) | precision | recall | mean IoU '
+             '| pixel precision | hit rate |', '|---|---|---|---|---|---|---|---|---|']
     rows = list(per_image.items()) + [('**total**', summary)]
     for name, r in rows:
         lines.append(f"| {name} | {r['seeds']} | {r['gt']} | {r['matched']} | "
-                     f"{r['precision']:.3f} | {r['recall']:.4f} | {r['mean_iou']:.3f} |")
+                     f"{r['precision']:.3f} | {r['recall']:.4f} | {r['mean_iou']:.3f} | "
+                     f"{r['pixel_precision']:.3f} | {r['hit_rate']:.3f} |")
     return '\n'.join(lines)
 
 
@@ -104,8 +132,8 @@ def save_seed_overlay(path: PathLike, image: np.ndarray, relevance: np.ndarray,
     axes[0].imshow(relevance, cmap='bwr', vmin=-limit, vmax=limit, alpha=0.6)
     if threshold is not None and normalised is not None:
         axes[0].contour(normalised > threshold, levels=[0.5], colors='k', linewidths=0.5)
-    axes[0].set_title('relevance (red +, blue -)' + (f'; black: > theta={threshold}'
-                                                    if threshold is not None else ''), fontsize=10)
+    theta_note = f'; black: > theta={threshold}' if threshold is not None else ''
+    axes[0].set_title('relevance (red +, blue -)' + theta_note, fontsize=10)
     shown = image if gt is None else draw_contours(image, gt, GT_COLOR)
     shown = draw_contours(shown, seeds, SEED_COLOR, thickness=2)
     axes[1].imshow(shown)

@@ -31,7 +31,7 @@ def classifier():
 
 def test_extract_lrp_seed_set_and_reuse(classifier, tiny_dataset, tmp_path):
     infos = load_image_infos(tiny_dataset / 'annotations' / 'instances_train_full.json')
-    recipe = SeedRecipe(threshold=0.35, max_seeds=5, min_area=5)
+    recipe = SeedRecipe(preset='paper', threshold=0.35, max_seeds=5, min_area=5)
     out, cache = tmp_path / 'seeds.json', tmp_path / 'relevance'
     extraction = extract_seed_set(classifier, dict(type='LRP', target=1), recipe, infos,
                                   tiny_dataset, out, tile_size=64, min_overlap=16, cycle=2,
@@ -47,6 +47,12 @@ def test_extract_lrp_seed_set_and_reuse(classifier, tiny_dataset, tmp_path):
                              relevance_dir=cache, reuse_relevance=True, progress=False)
     for key, result in extraction.results.items():
         assert np.array_equal(result.label_map, again.results[key].label_map)
+    # Stain outlines read the image even when the relevance map is reused.
+    stain_recipe = SeedRecipe(preset='paper', outline='hematoxylin', min_area=5, max_seeds=5)
+    stained = extract_seed_set(None, None, stain_recipe, infos, tiny_dataset,
+                               tmp_path / 'stain.json', relevance_dir=cache,
+                               reuse_relevance=True, progress=False)
+    assert set(stained.results) == {'synth_0', 'synth_1'}
     with pytest.raises(FileNotFoundError, match='no saved relevance map'):
         extract_seed_set(None, None, recipe, infos, tiny_dataset, tmp_path / 'x.json',
                          relevance_dir=tmp_path / 'nothing', reuse_relevance=True, progress=False)
