@@ -1,4 +1,5 @@
-"""Honest check of a seed recipe chosen with ground truth: tune on half the images, report on the rest.
+"""Honest check of a seed recipe chosen with ground truth: tune on half the images, report on
+the rest.
 
 Every recipe variant in docs/front_end.md section 5 was compared on the training GT, which a
 weakly supervised run cannot do. This script splits the images whose relevance maps were saved

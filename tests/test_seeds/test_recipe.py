@@ -171,7 +171,7 @@ def test_components_are_8_connected_by_default():
     rel[10:15, 10:15] = 1.0  # touches the first square at a corner only
     eight = paper(normalisation='max', closing_radius=0, min_area=1, convex_hull=False)(rel)
     four = paper(normalisation='max', closing_radius=0, min_area=1, convex_hull=False,
-                      connectivity=1)(rel)
+                 connectivity=1)(rel)
     assert eight.num_seeds == 1 and four.num_seeds == 2
 
 
@@ -184,7 +184,7 @@ def test_area_filter_applies_to_the_completed_seed():
     with_hull = paper(normalisation='max', closing_radius=0, min_area=100)(rel)
     assert with_hull.num_seeds == 1 and (with_hull.label_map > 0).sum() >= 200
     assert paper(normalisation='max', closing_radius=0, min_area=100,
-                      convex_hull=False)(rel).num_seeds == 0
+                 convex_hull=False)(rel).num_seeds == 0
 
 
 def test_min_solidity_drops_non_convex_components():
