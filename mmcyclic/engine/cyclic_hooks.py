@@ -113,7 +113,9 @@ def cyclic_summary(records: List[Dict[str, Any]], work_dir: str) -> Dict[str, An
             seeds=record['seeds'].get('num_seeds'), seed_source=record['seeds'].get('source'),
             seed_precision=_number(quality.get('precision')),
             seed_recall=_number(quality.get('recall')),
-            seed_mean_iou=_number(quality.get('mean_iou')), selected=record['selected'],
+            seed_mean_iou=_number(quality.get('mean_iou')),
+            seed_pixel_precision=_number(quality.get('pixel_precision')),
+            seed_hit_rate=_number(quality.get('hit_rate')), selected=record['selected'],
             selected_by=record['selected_by'], selection_scores=record.get('selection_scores'),
             best_checkpoint=record['best_checkpoint'], hand_back=record.get('hand_back'),
             **{k: selected.get(k) for k, _ in STUDENT_METRICS}, phases=phases))
@@ -125,8 +127,8 @@ def cyclic_summary(records: List[Dict[str, Any]], work_dir: str) -> Dict[str, An
 
 def format_cycle_table(summary: Dict[str, Any]) -> str:
     """A markdown table: one row per cycle (its selected student)."""
-    columns = ('cycle', 'classifier_f1', 'seeds', 'seed_precision', 'seed_recall', 'selected',
-               'dice', 'aji', 'dice_obj', 'hd_obj')
+    columns = ('cycle', 'classifier_f1', 'seeds', 'seed_precision', 'seed_recall',
+               'seed_hit_rate', 'selected', 'dice', 'aji', 'dice_obj', 'hd_obj')
     lines = ['| ' + ' | '.join(columns) + ' |', '|' + '---|' * len(columns)]
     for row in summary['cycles']:
         lines.append('| ' + ' | '.join(_cell(row.get(c)) for c in columns) + ' |')

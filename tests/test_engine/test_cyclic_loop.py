@@ -114,7 +114,8 @@ def test_layout_summary_and_bilateral_transfer(bilateral_run):
         assert _same(_weights(work / f'cycle_{row["cycle"]}' / 'best_student.pth', ''),
                      _weights(selected_phase, ''))
         assert 0 <= row['dice'] <= 1 and 0 <= row['classifier_f1'] <= 1
-        assert row['seed_precision'] is None or 0 <= row['seed_precision'] <= 1
+        for key in ('seed_precision', 'seed_pixel_precision', 'seed_hit_rate'):
+            assert 0 <= row[key] <= 1, key  # the synthetic images have ground truth
 
     # Front to back: each phase of cycle i starts from cycle i's classifier backbone, which
     # differs from the detector's own initial backbone.
