@@ -71,6 +71,7 @@ def small_cyclic_cfg(data_root: Path, tiles: Path, work_dir: Path, *, classifier
     cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5)]
     cfg.default_hooks.checkpoint = cyclic.default_hooks.checkpoint
     cfg.custom_hooks = cyclic.custom_hooks
+    cfg.val_evaluator = cyclic.val_evaluator  # the weak configs score from 0.05
     tile_loader = dict(batch_size=classifier_batch, num_workers=0, persistent_workers=False,
                        dataset=dict(data_root=str(tiles) + '/'))
     classifier_options = dict(

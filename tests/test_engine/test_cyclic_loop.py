@@ -107,7 +107,7 @@ def test_layout_summary_and_bilateral_transfer(bilateral_run):
     for row in summary['cycles']:
         assert [p['name'] for p in row['phases']] == ['teacher', 'student_1']
         # The best of teacher and students by validation Dice (ties: the earlier phase).
-        dice = {p['name']: p['dice'] for p in row['phases']}
+        dice = {p['name']: p['dice'] for p in row['phases'] if p['dice']}  # 0: found nothing
         assert row['selected'] == max(dice, key=dice.__getitem__)
         assert row['selection_scores']['val_dice'] == pytest.approx(dice)
         selected_phase = work / f'cycle_{row["cycle"]}' / row['selected'] / 'checkpoint.pth'
@@ -212,5 +212,5 @@ def test_two_processes_share_seeds_and_weights(tiny_synthetic, tiles, tmp_path):
     for rank0 in epochs:
         rank1 = rank0.with_name(rank0.name.replace('rank0', 'rank1'))
         assert rank0.read_text() == rank1.read_text(), rank0.name
-    dice = {p['name']: p['dice'] for p in two[0]['phases']}
+    dice = {p['name']: p['dice'] for p in two[0]['phases'] if p['dice']}
     assert two[0]['selected'] == max(dice, key=dice.__getitem__)
