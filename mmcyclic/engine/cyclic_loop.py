@@ -43,7 +43,6 @@ and ``after_cycle`` (see :mod:`.cyclic_hooks`).
 """
 import copy
 import dataclasses
-import inspect
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
@@ -59,7 +58,8 @@ from mmcyclic.models.backbone_transfer import classifier_with_backbone_of
 from mmcyclic.seeds import SeedRecipe, extract_seed_set, load_classifier, load_image_infos
 from mmcyclic.seeds.recipe import SeedRecipeConfig
 from mmcyclic.utils.atomic import atomic_open
-from mmcyclic.utils.config import ConfigError, adapt_to_machine, check_keys, load_config
+from mmcyclic.utils.config import (ConfigError, adapt_to_machine, check_keys, constructor_arguments,
+                                   load_config)
 
 from .child_runner import outer_instances_stay_current
 from .loop_state import StateFile, save_weights, unwrap
@@ -74,7 +74,7 @@ SEEDS_KEYS = ('images_ann', 'source', 'k', 'relevance', 'recipe', 'tile_size', '
 CLASSIFIER_KEYS = ('config', 'cfg_options')
 SEED_RECIPE_KEYS = tuple(f.name for f in dataclasses.fields(SeedRecipeConfig))
 # SelfTrainingLoop arguments that the cycle sets itself.
-SET_BY_THE_CYCLE = ('self', 'runner', 'dataloader', 'seed_file', 'out_dir', 'initial_weights',
+SET_BY_THE_CYCLE = ('runner', 'dataloader', 'seed_file', 'out_dir', 'initial_weights',
                     'backbone_checkpoint')
 
 
@@ -134,7 +134,7 @@ class CyclicLoop(BaseLoop):
         check_keys(classifier, CLASSIFIER_KEYS, 'train_cfg.classifier')
         check_keys(self.seeds_cfg, SEEDS_KEYS, 'train_cfg.seeds')
         check_keys(self.seeds_cfg.get('recipe') or {}, SEED_RECIPE_KEYS, 'train_cfg.seeds.recipe')
-        check_keys(self_training, set(inspect.signature(SelfTrainingLoop.__init__).parameters)
+        check_keys(self_training, set(constructor_arguments(SelfTrainingLoop))
                    - set(SET_BY_THE_CYCLE), 'train_cfg.self_training')
         if max_cycles < 1:
             raise ValueError(f'CyclicLoop: max_cycles must be >= 1, got {max_cycles}')
@@ -151,10 +151,9 @@ class CyclicLoop(BaseLoop):
         self._epoch_offset = 0
         self._iter_offset = 0
         self.stop_training = False
-        self._state = StateFile(osp.join(osp.abspath(runner.work_dir), 'cyclic_state.json'),
+        self._state = StateFile(osp.join(self._work_dir, 'cyclic_state.json'),
                                 fresh=lambda: dict(cycles=[], units={}),
-                                stale=[osp.join(osp.abspath(runner.work_dir),
-                                                'initial_weights.pth')])
+                                stale=[osp.join(self._work_dir, 'initial_weights.pth')])
         # The Runner asks for a dataloader before run() (schedulers read its
         # length); during a cycle the self-training loop's own is the one hooks see.
         self._placeholder_loader = runner.build_dataloader(copy.deepcopy(dataloader),

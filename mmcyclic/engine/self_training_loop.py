@@ -389,15 +389,14 @@ class SelfTrainingLoop(BaseLoop):
     def _finish(self, phases: List[dict]) -> None:
         """Select the best of teacher and students ("an equal-or-better student")."""
         scores = {rule: phase_scores(phases, key) for rule, key in SELECTION_KEYS.items()}
-        for rule, key in SELECTION_KEYS.items():
-            empty = [p['name'] for p in phases if p['name'] not in scores[rule] and key in p]
-            if empty and rule == self.selection:
-                self.runner.logger.warning(
-                    f'self-training: {", ".join(empty)} found no nucleus '
-                    f'({key} = 0{" predictions" if rule == "agreement" else ""}): not a candidate')
+        key = SELECTION_KEYS[self.selection]
+        empty = [p['name'] for p in phases if key in p and p['name'] not in scores[self.selection]]
+        if empty:
+            self.runner.logger.warning(f'self-training: {", ".join(empty)} found no nucleus '
+                                       f'(by {key}): not a selection candidate')
         selected = {rule: best_phase(scores[rule]) for rule in SELECTION_KEYS}
         chosen = selected[self.selection]
-        if chosen is None and any(SELECTION_KEYS[self.selection] in p for p in phases):
+        if chosen is None and any(key in p for p in phases):
             names = ', '.join(p['name'] for p in phases)
             raise NoUsableModel(
                 f'self-training in {self.out_dir}: no phase ({names})'

@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
+from mmdet.structures.bbox import bbox_overlaps
 from scipy import ndimage
 from skimage.color import rgb2hed
 from skimage.filters import threshold_otsu
@@ -71,7 +72,6 @@ def unlabelled_blob_boxes(image_rgb: np.ndarray, labelled_boxes: torch.Tensor,
     blobs = torch.from_numpy(hematoxylin_blob_boxes(image_rgb, **blob_kwargs))
     blobs = blobs.to(labelled_boxes.device)
     if len(blobs) and len(labelled_boxes):
-        from mmdet.structures.bbox import bbox_overlaps
         overlaps = bbox_overlaps(blobs, labelled_boxes.float())
         blobs = blobs[overlaps.max(dim=1).values <= max_iou]
     return blobs

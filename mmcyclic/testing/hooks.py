@@ -5,8 +5,10 @@ import os.path as osp
 import torch
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
+
+from mmcyclic.engine.loop_state import unwrap
+from mmcyclic.utils.atomic import atomic_write_bytes
 
 
 def parameter_digest(model: torch.nn.Module) -> str:
@@ -34,7 +36,5 @@ class WeightDigestHook(Hook):
     priority = 'LOWEST'
 
     def after_train_epoch(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         path = osp.join(runner.work_dir, f'weights_epoch{runner.epoch}_rank{get_rank()}.sha256')
-        with open(path, 'w', encoding='utf-8') as handle:
-            handle.write(parameter_digest(model))
+        atomic_write_bytes(path, parameter_digest(unwrap(runner.model)).encode())

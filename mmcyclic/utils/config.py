@@ -5,7 +5,7 @@ import inspect
 import os
 import os.path as osp
 import sys
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Tuple
 
 from mmengine.config import Config, DictAction
 
@@ -101,6 +101,14 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
+def constructor_arguments(cls: type) -> Optional[Tuple[str, ...]]:
+    """Argument names of ``cls.__init__`` (without ``self``); None if it takes ``**kwargs``."""
+    parameters = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return None
+    return tuple(name for name in parameters if name != 'self')
+
+
 def check_train_loop_keys(cfg: Config) -> None:
     """Refuse a ``train_cfg`` key that its registered loop does not take.
 
@@ -121,11 +129,10 @@ def check_train_loop_keys(cfg: Config) -> None:
     loop = LOOPS.get(loop_type)
     if loop is None:
         return
-    parameters = inspect.signature(loop.__init__).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+    arguments = constructor_arguments(loop)
+    if arguments is None:
         return
-    check_keys(train_cfg, (set(parameters) - {'self', 'runner', 'dataloader'}) | {'type'},
-               'train_cfg')
+    check_keys(train_cfg, (set(arguments) - {'runner', 'dataloader'}) | {'type'}, 'train_cfg')
 
 
 def set_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> None:
