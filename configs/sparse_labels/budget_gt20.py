@@ -1,0 +1,13 @@
+# The one CPU budget of the sparse-label comparison (docs/results.md, "Self-training from 20
+# labelled nuclei per image"): ResNet-18 Mask R-CNN from random init, the first 64 training
+# patches (4 MoNuSeg images, 256 px patches cropped to 224 px, batch 2: 32 iterations an epoch),
+# teacher + 2 students of 2 epochs each (192 iterations in all), alpha 0.66, pseudo labels at
+# score >= 0.1, selection by Dice on the first 32 validation patches (2 images), test on the 14
+# Kumar test images. Seeds: 20 ground-truth nuclei per training image (Table V "GT x 20").
+# Every row of the table is this file with one change; rerun a row with
+#   bash scripts/results_sparse_labels.sh ROW    (ROW = a file name in this folder)
+# The loss here is today's default: each label set ignores the other set's instances.
+_base_ = '../self_training_r18_monu_gt20.py'
+train_dataloader = dict(dataset=dict(indices=64))
+val_dataloader = dict(dataset=dict(indices=32))
+train_cfg = dict(num_students=2, teacher_epochs=2, student_epochs=2, score_thr=0.1)
