@@ -8,25 +8,12 @@ markdown.
 """
 import json
 import re
-import statistics
 import sys
 from pathlib import Path
-from typing import Dict, List
 
-TEST_KEYS = (('Dice', 'pixel_dice'), ('AJI', 'aji'), ('PQ', 'pq'), ('Dice_obj', 'object_dice'))
+from result_tables import TEST_KEYS, mean_std, test_metrics
+
 MODES = ('bilateral', 'unilateral', 'seeds_only')
-
-
-def _test_metrics(path: Path) -> Dict[str, float]:
-    raw = json.loads(path.read_text())
-    return {name: next((v for k, v in raw.items() if k.split('/')[-1] == key), float('nan'))
-            for name, key in TEST_KEYS}
-
-
-def _fmt(values: List[float]) -> str:
-    if len(values) == 1:
-        return f'{values[0]:.4f}'
-    return f'{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}'
 
 
 def main(out: Path) -> None:
@@ -51,9 +38,9 @@ def main(out: Path) -> None:
                   and (r / 'test' / 'metrics.json').is_file()]
         if not tested:
             continue
-        metrics = [_test_metrics(r / 'test' / 'metrics.json') for r in tested]
+        metrics = [test_metrics(r / 'test' / 'metrics.json') for r in tested]
         best = [str(json.loads((r / 'summary.json').read_text())['best_cycle']) for r in tested]
-        cells = [_fmt([m[name] for m in metrics]) for name, _ in TEST_KEYS]
+        cells = [mean_std([m[name] for m in metrics]) for name, _ in TEST_KEYS]
         print(f'| {mode} | {len(tested)} | ' + ' | '.join(cells) + f' | {", ".join(best)} |')
 
 
