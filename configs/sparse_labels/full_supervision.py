@@ -13,4 +13,4 @@ val_dataloader = dict(dataset=dict(indices=32))
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=6, val_interval=2)
 optim_wrapper = dict(optimizer=dict(lr=0.02))
 param_scheduler = [dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=30)]
-default_hooks = dict(checkpoint=dict(interval=2, max_keep_ckpts=3, save_best='nuclei/dice'))
+default_hooks = dict(checkpoint=dict(interval=2, max_keep_ckpts=3, save_best='nuclei/pixel_dice'))

@@ -142,8 +142,16 @@ class SelfTrainingLoop(BaseLoop):
         self._phase: Optional[str] = None
         self.stop_training = False
         self.summary: Dict[str, Any] = {}
-        # The dataloader changes with every phase. The Runner needs one before
-        # run() (by-epoch schedulers read its length): the teacher's.
+        # Read (and checked) now, so a bad seed file fails before any work; written by run().
+        self._check_seeds(seed_file)
+        self.training_patches_file = osp.join(self.out_dir, 'training_patches.json')
+        self._training_patches = select_patches(read_json(self._patch_ann_file()),
+                                                self.train_indices)
+        self._dataloader = None
+
+    @staticmethod
+    def _check_seeds(seed_file: str) -> None:
+        """An error naming ``seed_file`` if it holds no seed."""
         seeds = load_label_set(seed_file)
         if not seeds.annotations:
             raise ValueError(
@@ -152,13 +160,31 @@ class SelfTrainingLoop(BaseLoop):
                 'relevance above the threshold passed the area filters; lower the recipe\'s '
                 'threshold or min_area, raise max_area, or train the classifier longer, and look '
                 'at the overlays (seeds keep_relevance=True, tools/extract_seeds.py --report-dir).')
-        self.training_patches_file = osp.join(self.out_dir, 'training_patches.json')
-        self._training_patches = select_patches(read_json(self._patch_ann_file()),
-                                                self.train_indices)
+
+    @property
+    def dataloader(self):
+        """The current phase's training dataloader.
+
+        The Runner reads its length before :meth:`run` (by-epoch schedulers), so the first
+        access builds the teacher's, writing the training patches and the teacher's round
+        files then rather than when the loop is constructed.
+        """
+        if self._dataloader is None:
+            self._write_training_patches()
+            teacher_file, _ = self._write_round_files(
+                osp.join(self.out_dir, 'teacher'), 0, load_label_set(self.seed_file), None)
+            self._dataloader = self._build_train_dataloader(teacher_file)
+        return self._dataloader
+
+    @dataloader.setter
+    def dataloader(self, dataloader) -> None:
+        self._dataloader = dataloader
+
+    def _write_training_patches(self) -> None:
+        """Rank 0 writes ``training_patches.json`` (the patches M' is predicted on)."""
         if get_rank() == 0:
             atomic_write_json(self.training_patches_file, self._training_patches)
-        teacher_file, _ = self._write_round_files(osp.join(self.out_dir, 'teacher'), 0, seeds, None)
-        self.dataloader = self._build_train_dataloader(teacher_file)
+        barrier()
 
     # -- the counters mmengine's hooks read ---------------------------------
     @property
@@ -168,8 +194,7 @@ class SelfTrainingLoop(BaseLoop):
     @property
     def max_iters(self) -> int:
         """Iterations of the finished phases plus an estimate for the rest."""
-        per_epoch = len(self.dataloader) if self.dataloader is not None else 0
-        return self._iter + (self._max_epochs - self._epoch) * per_epoch
+        return self._iter + (self._max_epochs - self._epoch) * len(self.dataloader)
 
     @property
     def epoch(self) -> int:
@@ -196,6 +221,7 @@ class SelfTrainingLoop(BaseLoop):
             The summary also written to ``self_training.json``.
         """
         state = self._load_state()
+        self._write_training_patches()
         self._epoch, self._iter = state['epoch'], state['iter']
         initial_weights = self.initial_weights or osp.join(self.out_dir, 'initial_weights.pth')
         if not osp.isfile(initial_weights):
