@@ -16,6 +16,7 @@ from mmcyclic.seeds import load_classifier
 from cyclic_test_utils import REPO
 
 PAIRS = [
+    ('classifier_r18_monu.py', 'cyclic_r18_monu.py'),
     ('classifier_r50_monu.py', 'cyclic_r50_monu.py'),
     ('classifier_r101_monu.py', 'cyclic_r101_monu.py'),
     ('classifier_r152_monu.py', 'cyclic_r152_monu.py'),
