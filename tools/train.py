@@ -8,7 +8,7 @@ from mmengine.runner import Runner
 import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
 from mmcyclic.engine.cpu_distributed import shut_down_distributed
 from mmcyclic.engine.optim_wrapper import TrainingDiverged
-from mmcyclic.engine.self_training_loop import NoUsableModel
+from mmcyclic.engine.phase_selection import NoUsableModel
 from mmcyclic.utils.config import (ConfigError, add_runner_arguments, config_from_args,
                                    unregistered_type_message)
 

@@ -1,4 +1,5 @@
-"""Teacher predictions on every training image, stitched into whole images."""
+"""Pseudo labels: a model's predictions on every training image, stitched into whole images,
+as a label set (the next M'), and how well they agree with its teacher's."""
 from collections import defaultdict
 from typing import Dict, List, Optional, Tuple
 
@@ -9,6 +10,9 @@ from mmengine.utils import ProgressBar
 from torch import nn
 from torch.utils.data import DataLoader
 
+from mmcyclic.datasets.coco_format import annotations_to_label_map
+from mmcyclic.datasets.label_sets import LabelSet, label_set_from_label_maps
+from mmcyclic.evaluation.functional import aji, pixel_dice
 from mmcyclic.evaluation.metrics.nuclei_metric import tile_predictions_from_sample
 from mmcyclic.evaluation.stitching import TilePrediction, stitch_predictions_with_scores
 
@@ -54,3 +58,48 @@ def predict_whole_images(model: nn.Module, dataloader: DataLoader, score_thr: fl
     return {source_id: stitch_predictions_with_scores(grouped[source_id], shapes[source_id],
                                                       merge_iou=merge_iou)
             for source_id in shapes}
+
+
+def predictions_as_label_set(m_set: LabelSet, predictions: WholeImagePredictions, info: dict
+                             ) -> Tuple[LabelSet, Dict[int, Tuple[np.ndarray, np.ndarray]]]:
+    """The predictions on the images of ``m_set`` as a label set (the next M').
+
+    Args:
+        m_set (LabelSet): The set the model trained on; its images (matched by ``source_id``)
+            are the images of the result.
+        predictions (WholeImagePredictions): :func:`predict_whole_images` output.
+        info (dict): The result's ``info`` (round, label-set name, score threshold).
+
+    Returns:
+        Tuple[LabelSet, dict]: the label set, and the predictions keyed by image id (the
+        images that were predicted on: a budget may cover only some of them).
+    """
+    by_source = {str(img.get('source_id', img['id'])): img['id'] for img in m_set.images}
+    keyed = {by_source[s]: pred for s, pred in predictions.items() if s in by_source}
+    return label_set_from_label_maps(m_set.images, keyed, info=info), keyed
+
+
+def agreement_with_teacher(teacher: LabelSet,
+                           predictions: WholeImagePredictions) -> Dict[str, float]:
+    """Label-free score of a model: how well it reproduces its teacher's predictions.
+
+    Args:
+        teacher (LabelSet): The teacher's predictions (its ``predictions.json``).
+        predictions (WholeImagePredictions): This model's, by source id.
+
+    Returns:
+        Dict[str, float]: mean pixel Dice and AJI over the images both predicted on
+        (``agreement_dice``, ``agreement_aji``; NaN if there are none).
+    """
+    dices, ajis = [], []
+    by_image = teacher.by_image()
+    for image in teacher.images:
+        source = str(image.get('source_id', image['id']))
+        if source not in predictions:
+            continue
+        mine = predictions[source][0]
+        theirs = annotations_to_label_map(by_image[image['id']], *mine.shape)
+        dices.append(pixel_dice(theirs, mine))
+        ajis.append(aji(theirs, mine))
+    return dict(agreement_dice=float(np.mean(dices)) if dices else float('nan'),
+                agreement_aji=float(np.mean(ajis)) if ajis else float('nan'))

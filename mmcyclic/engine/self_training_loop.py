@@ -29,7 +29,7 @@ rules' scores and choices are in ``self_training.json`` (``selection_scores``,
 """
 import copy
 import os.path as osp
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -37,24 +37,17 @@ from mmdet.registry import LOOPS
 from mmengine.dist import barrier, broadcast_object_list, get_rank
 from mmengine.runner import BaseLoop, load_checkpoint, set_random_seed
 
-from mmcyclic.datasets.coco_format import annotations_to_label_map
-from mmcyclic.datasets.label_sets import (LabelSet, label_set_from_label_maps, load_label_set,
-                                          patch_training_coco, select_patches, union_label_sets)
-from mmcyclic.evaluation.functional import aji, pixel_dice
+from mmcyclic.datasets.label_sets import (LabelSet, load_label_set, patch_training_coco,
+                                          select_patches, union_label_sets)
 from mmcyclic.models.backbone_transfer import load_backbone
 from mmcyclic.utils.atomic import atomic_copy, atomic_write_json
 
 from .loop_state import StateFile, read_json, read_state_dict, save_weights, unwrap
 from .optim_wrapper import TrainingDiverged
-from .pseudo_labels import predict_whole_images
+from .phase_selection import select_phase
+from .pseudo_labels import agreement_with_teacher, predict_whole_images, predictions_as_label_set
 
 SET_NAMES = ('M', 'M_prime')
-# selection rule -> the phase record key it ranks by
-SELECTION_KEYS = {'val_dice': 'val_pixel_dice', 'agreement': 'agreement_aji'}
-
-
-class NoUsableModel(RuntimeError):
-    """No phase of a self-training run found a nucleus, so none can be selected."""
 
 
 @LOOPS.register_module()
@@ -374,11 +367,9 @@ class SelfTrainingLoop(BaseLoop):
                                            self.merge_iou)
         result: List[Dict[str, Any]] = [{}]
         if get_rank() == 0:
-            by_source = {str(img.get('source_id', img['id'])): img['id'] for img in m_set.images}
-            keyed = {by_source[s]: pred for s, pred in predictions.items() if s in by_source}
-            m_prime = label_set_from_label_maps(
-                m_set.images, keyed, info=dict(round=round_index + 1, label_set='M_prime',
-                                               score_thr=self.score_thr))
+            m_prime, keyed = predictions_as_label_set(
+                m_set, predictions, info=dict(round=round_index + 1, label_set='M_prime',
+                                              score_thr=self.score_thr))
             m_prime.save(osp.join(phase_dir, 'predictions.json'))
             # The training patches may cover only some of the images (an `indices` budget).
             empty = sum(1 for image_id, anns in m_prime.by_image().items()
@@ -390,60 +381,23 @@ class SelfTrainingLoop(BaseLoop):
             result[0] = dict(num_predicted=len(m_prime.annotations),
                              images_without_prediction=empty)
             if previous_record is not None:
-                result[0].update(self._agreement(previous_record, predictions))
+                teacher = load_label_set(osp.join(osp.dirname(previous_record['checkpoint']),
+                                                  'predictions.json'))
+                result[0].update(agreement_with_teacher(teacher, predictions))
         broadcast_object_list(result)
         barrier()
         return result[0]
 
-    def _agreement(self, previous_record: dict, predictions) -> Dict[str, float]:
-        """Label-free: how well this model reproduces its teacher's predictions."""
-        teacher = load_label_set(osp.join(osp.dirname(previous_record['checkpoint']),
-                                          'predictions.json'))
-        source_of = {img['id']: str(img.get('source_id', img['id'])) for img in teacher.images}
-        dices, ajis = [], []
-        for image in teacher.images:
-            source = source_of[image['id']]
-            if source not in predictions:
-                continue
-            mine = predictions[source][0]
-            theirs = annotations_to_label_map(teacher.by_image()[image['id']], *mine.shape)
-            dices.append(pixel_dice(theirs, mine))
-            ajis.append(aji(theirs, mine))
-        return dict(agreement_dice=float(np.mean(dices)) if dices else float('nan'),
-                    agreement_aji=float(np.mean(ajis)) if ajis else float('nan'))
-
     def _finish(self, phases: List[dict]) -> None:
-        """Select the best of teacher and students ("an equal-or-better student")."""
-        scores = {rule: phase_scores(phases, key) for rule, key in SELECTION_KEYS.items()}
-        key = SELECTION_KEYS[self.selection]
-        empty = [p['name'] for p in phases if key in p and p['name'] not in scores[self.selection]]
-        if empty:
-            self.runner.logger.warning(f'self-training: {", ".join(empty)} found no nucleus '
-                                       f'(by {key}): not a selection candidate')
-        selected = {rule: best_phase(scores[rule]) for rule in SELECTION_KEYS}
-        chosen = selected[self.selection]
-        if chosen is None and any(key in p for p in phases):
-            names = ', '.join(p['name'] for p in phases)
-            raise NoUsableModel(
-                f'self-training in {self.out_dir}: no phase ({names})'
-                f' found a nucleus by the {self.selection!r} rule, so there is no model to '
-                'select. Look at the seeds (too few, or not on nuclei: seed_quality.json, '
-                'overlays), train the teacher longer, or lower score_thr (the pseudo-label '
-                'threshold) and the evaluator\'s score_thr.')
-        self.summary = dict(selection=self.selection, selected=chosen, selected_by=selected,
-                            selection_scores=scores, alpha=self.alpha, phases=phases)
+        """Select the best of teacher and students; write ``best_student.pth`` and the summary."""
+        self.summary = dict(select_phase(phases, self.selection, self.out_dir, self.runner.logger),
+                            alpha=self.alpha, phases=phases)
         if get_rank() == 0:
+            chosen = self.summary['selected']
             if chosen is not None:
                 best = next(p for p in phases if p['name'] == chosen)
                 atomic_copy(best['checkpoint'], osp.join(self.out_dir, 'best_student.pth'))
             atomic_write_json(osp.join(self.out_dir, 'self_training.json'), self.summary, indent=2)
-        if selected['val_dice'] != selected['agreement']:
-            self.runner.logger.warning(
-                f'self-training: val_dice selects {selected["val_dice"]}, the label-free '
-                f'agreement rule selects {selected["agreement"]}')
-        self.runner.logger.info(
-            f'self-training: selected {chosen} by {self.selection} among '
-            + ', '.join(f'{name} {score:.4f}' for name, score in scores[self.selection].items()))
         barrier()
 
     # -- helpers ----------------------------------------------------------------
@@ -476,28 +430,3 @@ class SelfTrainingLoop(BaseLoop):
             load_checkpoint(self._unwrapped_model(), state['phases'][-1]['checkpoint'],
                             map_location='cpu', strict=True, logger='silent')
         return state
-
-
-def phase_scores(phases: Sequence[dict], key: str) -> Dict[str, float]:
-    """``{phase name: score}`` of the candidates for a selection key, teacher included.
-
-    A candidate has a finite score and found at least one nucleus: a positive
-    validation Dice for ``val_pixel_dice``; at least one prediction on the
-    training images for ``agreement_aji`` (two models that both predict
-    nothing agree perfectly). The teacher has no ``agreement_aji`` (it has no
-    teacher of its own), so the label-free rule chooses among the students.
-    """
-    scores = {}
-    for phase in phases:
-        score = phase.get(key)
-        if not isinstance(score, (int, float)) or not np.isfinite(score):
-            continue
-        found = score > 0 if key == 'val_pixel_dice' else phase.get('num_predicted', 1) > 0
-        if found:
-            scores[phase['name']] = float(score)
-    return scores
-
-
-def best_phase(scores: Dict[str, float]) -> Optional[str]:
-    """The highest-scoring phase; on a tie the earliest (the teacher before its students)."""
-    return max(scores, key=scores.__getitem__) if scores else None

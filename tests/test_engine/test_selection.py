@@ -2,7 +2,7 @@
 import pytest
 
 from mmcyclic.datasets.label_sets import select_patches
-from mmcyclic.engine.self_training_loop import best_phase, phase_scores
+from mmcyclic.engine.phase_selection import best_phase, phase_scores
 
 
 def test_a_model_that_finds_nothing_is_never_a_candidate():
