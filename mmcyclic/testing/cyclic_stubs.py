@@ -233,3 +233,45 @@ class CyclicStubs:
                                     dict(name='student_1', val_pixel_dice=dice, val_aji=dice / 3)])
 
         return StubSelfTrainingLoop
+
+
+def write_stub_inputs(folder: str) -> Tuple[str, str]:
+    """What a stub cyclic run reads: a data root with one 8 x 8 image's ground truth
+    (``labels/img1.png``: nucleus 1 = rows 0:3 x columns 0:3, nucleus 2 = rows 5:8 x columns
+    5:8) listed in ``annotations/train_full.json``, and a classifier config (only its
+    ``seed_recipe`` and ``relevance`` are read: the classifier run is a stub).
+
+    Returns:
+        The data root and the classifier config's path.
+    """
+    from mmcyclic.datasets.io import write_label_map
+    root = osp.join(folder, 'data')
+    gt = np.zeros((8, 8), np.int32)
+    gt[0:3, 0:3] = 1
+    gt[5:8, 5:8] = 2
+    write_label_map(osp.join(root, 'labels', 'img1.png'), gt)
+    os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+    with open(osp.join(root, 'annotations', 'train_full.json'), 'w', encoding='utf-8') as handle:
+        json.dump(dict(images=[dict(id=1, file_name='images/img1.png', height=8, width=8,
+                                    source_id='img1', label_map='labels/img1.png')],
+                       annotations=[], categories=[dict(id=1, name='nucleus')]), handle)
+    classifier = osp.join(folder, 'classifier_toy.py')
+    with open(classifier, 'w', encoding='utf-8') as handle:
+        handle.write("seed_recipe = dict(threshold=0.3)\nrelevance = dict(type='LRP')\n")
+    return root, classifier
+
+
+def stub_cyclic_cfg(inputs: Tuple[str, str], work_dir: str, mode: str = 'bilateral',
+                    max_cycles: int = 3, resume: bool = False,
+                    custom_hooks: Sequence[dict] = (), **loop):
+    """A toy-runner config whose ``train_cfg`` is a ``CyclicLoop`` on :func:`write_stub_inputs`'s
+    files (one-epoch phases, one student); ``loop`` adds ``train_cfg`` keys."""
+    from .toy_runner import toy_runner_cfg
+    root, classifier = inputs
+    train_cfg = dict(type='CyclicLoop', classifier=dict(config=classifier),
+                     self_training=dict(num_students=1, teacher_epochs=1, student_epochs=1,
+                                        score_thr=0.05),
+                     seeds=dict(images_ann=osp.join(root, 'annotations', 'train_full.json')),
+                     max_cycles=max_cycles, mode=mode, **loop)
+    return toy_runner_cfg(work_dir, data_root=root, train_cfg=train_cfg, resume=resume,
+                          custom_hooks=list(custom_hooks))

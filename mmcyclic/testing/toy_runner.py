@@ -97,3 +97,14 @@ def toy_runner_cfg(work_dir: str, data_root: str = '', max_epochs: int = 2,
     for key, value in overrides.items():
         cfg[key] = value
     return cfg
+
+
+def train_runner(cfg: Config, *hooks):
+    """``Runner.from_cfg(cfg)``, with ``hooks`` (instances, so a test keeps references to
+    what they record) registered at the lowest priority, trained; returns the runner."""
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(cfg)
+    for hook in hooks:
+        runner.register_hook(hook, priority='LOWEST')
+    runner.train()
+    return runner

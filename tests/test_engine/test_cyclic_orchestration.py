@@ -7,18 +7,16 @@ The classifier run, seed extraction and self-training are stubs that record what
 import json
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
 import mmcyclic  # noqa: F401
-from mmcyclic.datasets.io import write_label_map
 from mmcyclic.engine.loop_state import unwrap
 from mmcyclic.testing.cyclic_stubs import (UNITS, CyclicStubs, Interrupted, classifier_weights,
-                                           fill_values, student_weights)
-from mmcyclic.testing.toy_runner import MMCyclicToyModel, toy_runner_cfg
+                                           fill_values, stub_cyclic_cfg, student_weights,
+                                           write_stub_inputs)
+from mmcyclic.testing.toy_runner import MMCyclicToyModel, train_runner
 
 # Expected stub values (see cyclic_stubs): classifier of cycle c: backbone 10c+1, head 10c+2;
 # best student of cycle c: every tensor -c.
@@ -34,40 +32,12 @@ def _classifier_head(cycle):
 
 @pytest.fixture
 def setup(tmp_path):
-    """A whole-image COCO file with one 8 x 8 image and its label map, and a classifier config."""
-    root = tmp_path / 'data'
-    gt = np.zeros((8, 8), np.int32)
-    gt[0:3, 0:3] = 1
-    gt[5:8, 5:8] = 2
-    write_label_map(root / 'labels' / 'img1.png', gt)
-    (root / 'annotations').mkdir(parents=True)
-    (root / 'annotations' / 'train_full.json').write_text(json.dumps(dict(
-        images=[dict(id=1, file_name='images/img1.png', height=8, width=8, source_id='img1',
-                     label_map='labels/img1.png')],
-        annotations=[], categories=[dict(id=1, name='nucleus')])))
-    classifier = tmp_path / 'classifier_toy.py'
-    classifier.write_text("seed_recipe = dict(threshold=0.3)\nrelevance = dict(type='LRP')\n")
-    return root, classifier
+    """One image with ground truth and a classifier config (see ``write_stub_inputs``)."""
+    return write_stub_inputs(str(tmp_path))
 
 
-def _cfg(setup, work_dir, mode='bilateral', max_cycles=3, resume=False, custom_hooks=(),
-         **loop):
-    root, classifier = setup
-    train_cfg = dict(type='CyclicLoop', classifier=dict(config=str(classifier)),
-                     self_training=dict(num_students=1, teacher_epochs=1, student_epochs=1,
-                                        score_thr=0.05),
-                     seeds=dict(images_ann=str(root / 'annotations' / 'train_full.json')),
-                     max_cycles=max_cycles, mode=mode, **loop)
-    return toy_runner_cfg(work_dir, data_root=str(root), train_cfg=train_cfg, resume=resume,
-                          custom_hooks=list(custom_hooks))
-
-
-def _run(cfg, *hooks):
-    runner = Runner.from_cfg(cfg)
-    for hook in hooks:
-        runner.register_hook(hook, priority='LOWEST')
-    runner.train()
-    return runner
+def _cfg(setup, work_dir, **kwargs):
+    return stub_cyclic_cfg(setup, str(work_dir), **kwargs)
 
 
 def _state(work):
@@ -90,7 +60,7 @@ def test_units_run_in_order_and_receive_what_the_mode_says(setup, tmp_path, monk
     front_to_back, back_to_front = MODES[mode]
     stubs = CyclicStubs(val_dice=(0.5, 0.7, 0.6)).install(monkeypatch.setattr)
     work = tmp_path / 'work'
-    runner = _run(_cfg(setup, work, mode=mode))
+    runner = train_runner(_cfg(setup, work, mode=mode))
 
     assert stubs.order() == _expected_order([1, 2, 3], last=3)
     assert not (work / 'cycle_3' / 'next_classifier.pth').exists()
@@ -161,7 +131,7 @@ def test_resume_skips_finished_units_and_redoes_the_unfinished_one(setup, tmp_pa
     work = tmp_path / 'work'
     killed = CyclicStubs(interrupt=(unit, 2)).install(monkeypatch.setattr)
     with pytest.raises(Interrupted):
-        _run(_cfg(setup, work))
+        train_runner(_cfg(setup, work))
     done_before = UNITS[:UNITS.index(unit)]
     assert killed.order() == _expected_order([1], last=3) + [(u, 2) for u in UNITS
                                                              if u in done_before + (unit, )]
@@ -171,7 +141,7 @@ def test_resume_skips_finished_units_and_redoes_the_unfinished_one(setup, tmp_pa
     assert set(state['units'].get('2', {})) == {u for u in done_before if u != 'self_training'}
 
     resumed = CyclicStubs().install(monkeypatch.setattr)
-    runner = _run(_cfg(setup, work, resume=True))
+    runner = train_runner(_cfg(setup, work, resume=True))
     finished = {(u, 2) for u in done_before if u != 'self_training'}
     assert resumed.order() == _expected_order([2, 3], last=3, skip=finished)
     if unit == 'classifier':  # the classifier's own run resumes from its last checkpoint
@@ -188,9 +158,9 @@ def test_a_fresh_start_ignores_an_earlier_state(setup, tmp_path, monkeypatch):
     """Without resume, the state file of an earlier run is discarded: every unit runs."""
     work = tmp_path / 'work'
     CyclicStubs().install(monkeypatch.setattr)
-    _run(_cfg(setup, work, max_cycles=2))
+    train_runner(_cfg(setup, work, max_cycles=2))
     stubs = CyclicStubs().install(monkeypatch.setattr)
-    _run(_cfg(setup, work, max_cycles=2))
+    train_runner(_cfg(setup, work, max_cycles=2))
     assert stubs.order() == _expected_order([1, 2], last=2)
 
 
@@ -208,7 +178,7 @@ class StopAfterCycle(Hook):
 def test_stop_training_ends_the_loop_after_the_cycle(setup, tmp_path, monkeypatch):
     stubs = CyclicStubs(val_dice=(0.5, 0.4, 0.9)).install(monkeypatch.setattr)
     work = tmp_path / 'work'
-    runner = _run(_cfg(setup, work, max_cycles=3), StopAfterCycle(2))
+    runner = train_runner(_cfg(setup, work, max_cycles=3), StopAfterCycle(2))
     # Cycle 2 is not the last configured one, so its hand-back was made before the stop.
     assert stubs.order() == _expected_order([1, 2], last=3)
     assert [r['cycle'] for r in _state(work)['cycles']] == [1, 2]
@@ -220,10 +190,10 @@ def test_stop_training_ends_the_loop_after_the_cycle(setup, tmp_path, monkeypatc
 def test_min_improvement_stops_when_dice_stalls(setup, tmp_path, monkeypatch):
     stubs = CyclicStubs(val_dice=(0.5, 0.52, 0.9)).install(monkeypatch.setattr)
     work = tmp_path / 'work'
-    _run(_cfg(setup, work, max_cycles=3, min_improvement=0.05))
+    train_runner(_cfg(setup, work, max_cycles=3, min_improvement=0.05))
     assert stubs.order() == _expected_order([1, 2], last=3)
     stubs = CyclicStubs(val_dice=(0.5, 0.6, 0.9)).install(monkeypatch.setattr)
-    _run(_cfg(setup, tmp_path / 'work2', max_cycles=3, min_improvement=0.05))
+    train_runner(_cfg(setup, tmp_path / 'work2', max_cycles=3, min_improvement=0.05))
     assert stubs.order() == _expected_order([1, 2, 3], last=3)
 
 
@@ -242,7 +212,7 @@ def test_hand_back_moves_only_backbone_tensors(setup, tmp_path, monkeypatch):
     classifier (checked tensor by tensor)."""
     CyclicStubs().install(monkeypatch.setattr)
     work = tmp_path / 'work'
-    _run(_cfg(setup, work, max_cycles=2))
+    train_runner(_cfg(setup, work, max_cycles=2))
     handed = torch.load(work / 'cycle_1' / 'next_classifier.pth', map_location='cpu')
     model = MMCyclicToyModel()
     student, classifier = student_weights(model, 1), classifier_weights(model, 1)
