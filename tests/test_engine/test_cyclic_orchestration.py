@@ -23,10 +23,12 @@ from mmcyclic.testing.toy_runner import MMCyclicToyModel, train_runner
 
 
 def _classifier_backbone(cycle):
+    """The value every backbone tensor of the stub classifier of ``cycle`` holds."""
     return 10.0 * cycle + 1
 
 
 def _classifier_head(cycle):
+    """The value every head tensor of the stub classifier of ``cycle`` holds."""
     return 10.0 * cycle + 2
 
 
@@ -37,10 +39,12 @@ def setup(tmp_path):
 
 
 def _cfg(setup, work_dir, **kwargs):
+    """The stub cyclic config on ``setup``'s inputs (keyword arguments: ``stub_cyclic_cfg``)."""
     return stub_cyclic_cfg(setup, str(work_dir), **kwargs)
 
 
 def _state(work):
+    """The loop's state file (``cyclic_state.json``) of a run in ``work``."""
     return json.loads((work / 'cyclic_state.json').read_text())
 
 
