@@ -13,6 +13,8 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=2, T_max=2),
 ]
-# The default seed recipe's priors (nucleus area 150-1500 px, hematoxylin outline) are set for
-# MoNuSeg at 40x; the small generated images keep the paper's recipe (docs/front_end.md).
-seed_recipe = dict(preset='paper')
+# The default seed recipe (hematoxylin outlines under relevance peaks, ranked by relevance)
+# with the nucleus size of the generated images as its area prior: lymphocytes ~130 px and
+# epithelial nuclei ~330 px (mmcyclic/datasets/synthetic.py), where MoNuSeg at 40x needs
+# 150-1500 px. A size prior comes from the resolution, not from labels.
+seed_recipe = dict(min_area=50, max_area=800)
