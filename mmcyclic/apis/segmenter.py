@@ -38,7 +38,7 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
-from mmcyclic.datasets.io import ImageReadError
+from mmcyclic.datasets.io import IMAGE_SUFFIXES, ImageReadError
 from mmcyclic.utils.checkpoint_compat import UnsafeCheckpointError
 from mmcyclic.utils.config import load_config
 
@@ -46,7 +46,6 @@ from .result import FORMATS, NucleiResult
 from .tiling import Tile, TileCallback, TileInstances, open_image_source, segment_tiled
 
 PathLike = Union[str, os.PathLike]
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
 DEFAULT_SETTINGS = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5,
                         caps_tile_size=256)
 
