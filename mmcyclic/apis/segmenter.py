@@ -24,7 +24,6 @@ import glob
 import math
 import os
 import pickle
-import sys
 import tempfile
 import warnings
 import zipfile
@@ -41,6 +40,7 @@ from mmengine.registry import init_default_scope
 from mmcyclic.datasets.io import IMAGE_SUFFIXES, ImageReadError
 from mmcyclic.utils.checkpoint_compat import UnsafeCheckpointError
 from mmcyclic.utils.config import load_config
+from mmcyclic.utils.progress import Progress, progress_write
 
 from .result import FORMATS, NucleiResult
 from .tiling import Tile, TileCallback, TileInstances, open_image_source, segment_tiled
@@ -451,28 +451,6 @@ def collect_inputs(patterns: Iterable[str]) -> Tuple[List[Path], List[Tuple[str,
     return paths, problems
 
 
-def _progress(total: int, desc: str, position: int, leave: bool):
-    """A tqdm bar when tqdm is installed, else mmengine's ProgressBar (no nesting)."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        if position:  # mmengine's bar cannot nest: show images only
-            return None
-        from mmengine.utils import ProgressBar
-        return ProgressBar(total, file=sys.stderr)
-    return tqdm(total=total, desc=desc, position=position, leave=leave,
-                unit='tile' if position else 'image', file=sys.stderr, dynamic_ncols=True)
-
-
-def _print_above_bars(message: str) -> None:
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        print(message)
-    else:
-        tqdm.write(message)
-
-
 class OutputDirError(OSError):
     """The output folder cannot be created or written; the message names it and the fix."""
 
@@ -548,14 +526,14 @@ def segment_files(segmenter: NucleiSegmenter, inputs: Iterable[str], out_dir: Pa
     if unknown:
         raise ValueError(f'unknown output format(s) {unknown}; choose from {list(FORMATS)}')
     out_dir = check_output_dir(out_dir)
-    log = log or _print_above_bars
+    log = log or progress_write
     paths, failures = collect_inputs(inputs)
     segmenter.reset_highest_score()
     found = []
     for name, reason in failures:
         log(f'FAILED {name}: {reason}')
     stems = {}
-    image_bar = _progress(len(paths), 'images', 0, True) if progress else None
+    image_bar = Progress(len(paths), progress, desc='images', unit='image')
     for path in paths:
         previous = stems.setdefault(path.stem, path)
         if previous != path:
@@ -565,10 +543,8 @@ def segment_files(segmenter: NucleiSegmenter, inputs: Iterable[str], out_dir: Pa
         else:
             found.append(_segment_one(segmenter, path, out_dir, formats, label_suffix, progress,
                                       log, failures))
-        if image_bar is not None:
-            image_bar.update()
-    if image_bar is not None and hasattr(image_bar, 'close'):
-        image_bar.close()
+        image_bar.update()
+    image_bar.close()
     segmented = [n for n in found if n is not None]
     if segmented and not any(segmented):
         _warn_if_nothing_found(segmenter, len(segmented))
@@ -584,9 +560,8 @@ def _segment_one(segmenter: NucleiSegmenter, path: Path, out_dir: Path, formats:
     def on_tile(done: int, total: int) -> None:
         nonlocal tile_bar
         if tile_bar is None:
-            tile_bar = _progress(total, path.name, 1, False)
-        if tile_bar is not None:
-            tile_bar.update(done - tile_bar.n)
+            tile_bar = Progress(total, desc=path.name, unit='tile', position=1, leave=False)
+        tile_bar.update(done - tile_bar.done)
 
     try:
         result = segmenter.segment(path, on_tile=on_tile if progress else None)

@@ -16,12 +16,12 @@ from typing import Any, Dict, List, Optional, Union
 import numpy as np
 import torch
 from mmengine.logging import print_log
-from mmengine.utils import ProgressBar
 from torch import nn
 
 from mmcyclic.datasets.io import ImageReadError, read_image
 from mmcyclic.relevance import BaseRelevance, build_relevance, tiled_relevance
 from mmcyclic.utils.atomic import atomic_open
+from mmcyclic.utils.progress import Progress
 
 from .recipe import SeedRecipe, SeedResult
 from .seed_set import make_seed_set, write_seed_set
@@ -123,7 +123,7 @@ def extract_seed_set(classifier: Optional[nn.Module],
         relevance_dir: Save each image's relevance map here as ``<source_id>.npy``.
         reuse_relevance: Load maps from ``relevance_dir`` when present
             instead of computing them (same classifier assumed).
-        progress: Show an mmengine progress bar.
+        progress: Show a progress bar (:class:`~mmcyclic.utils.progress.Progress`).
 
     Returns:
         A :class:`SeedExtraction`.
@@ -135,7 +135,7 @@ def extract_seed_set(classifier: Optional[nn.Module],
     results: Dict[str, SeedResult] = {}
     unreadable: Dict[str, str] = {}
     seeds: Dict[int, tuple] = {}
-    bar = ProgressBar(len(image_infos)) if progress else None
+    bar = Progress(len(image_infos), progress, desc='seeds', unit='image')
     with torch.no_grad() if relevance is None else relevance.attached():
         for img in image_infos:
             source_id = str(img.get('source_id', osp.splitext(osp.basename(img['file_name']))[0]))
@@ -167,10 +167,8 @@ def extract_seed_set(classifier: Optional[nn.Module],
                 result = recipe(rel_map, key=source_id, image=image)
                 results[source_id] = result
                 seeds[img['id']] = (result.label_map, result.scores)
-            if bar is not None:
-                bar.update()
-    if bar is not None:
-        print()
+            bar.update()
+    bar.close()
     full_info = {'cycle': cycle, 'round': round, 'recipe': recipe.config.to_dict(),
                  'relevance': relevance_cfg or {'type': type(relevance).__name__},
                  'tiling': {'tile_size': tile_size, 'min_overlap': min_overlap,
