@@ -1,7 +1,7 @@
 """Segment nuclei in images of any size with a trained mmdet detector.
 
 :class:`NucleiSegmenter` builds the detector from a config (and checkpoint)
-and runs tiled inference (:mod:`mmcyclic.apis.tiling`) on arrays or files;
+and runs tiled inference (:mod:`mmcyclic.apis.tiled_inference`) on arrays or files;
 :func:`segment_files` runs it over many files and writes the exports.
 
 Settings come, in this order of precedence, from the constructor's
@@ -43,7 +43,7 @@ from mmcyclic.utils.config import load_config
 from mmcyclic.utils.progress import Progress, progress_write
 
 from .result import FORMATS, NucleiResult
-from .tiling import Tile, TileCallback, TileInstances, open_image_source, segment_tiled
+from .tiled_inference import Tile, TileCallback, TileInstances, open_image_source, segment_tiled
 
 PathLike = Union[str, os.PathLike]
 DEFAULT_SETTINGS = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5,
@@ -400,7 +400,7 @@ class NucleiSegmenter:
         Args:
             image: RGB ``H x W x 3`` uint8 array (grey and RGBA are converted), or
                 the path of a PNG/JPEG/TIFF/... of any size. Big TIFFs are read
-                tile by tile where the file allows (:mod:`mmcyclic.apis.tiling`).
+                tile by tile where the file allows (:mod:`mmcyclic.apis.tiled_inference`).
             on_tile: Called as ``on_tile(done, total)`` after each batch of tiles.
 
         Returns:
