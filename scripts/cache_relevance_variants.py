@@ -23,8 +23,9 @@ import numpy as np
 
 import mmcyclic  # noqa: F401  (registers modules)
 from mmcyclic.datasets.io import read_image
+from mmcyclic.datasets.label_sets import load_image_infos
 from mmcyclic.relevance import build_relevance
-from mmcyclic.seeds import image_relevance, load_classifier, load_image_infos
+from mmcyclic.seeds import image_relevance, load_classifier
 from mmcyclic.utils.atomic import atomic_open
 from mmcyclic.utils.config import load_config
 

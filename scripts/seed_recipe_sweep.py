@@ -19,12 +19,10 @@ from typing import Dict, List
 
 import numpy as np
 
-from mmcyclic.datasets.io import LABEL_SUFFIXES, read_image, read_label_map
+from mmcyclic.datasets.io import IMAGE_SUFFIXES, LABEL_SUFFIXES, read_image, read_label_map
 from mmcyclic.seeds.quality import seed_quality, summarise_quality
 from mmcyclic.seeds.recipe import SeedRecipe
 from mmcyclic.utils.atomic import atomic_write_json
-
-IMAGE_SUFFIXES = ('.png', '.tif', '.tiff', '.jpg')
 
 
 def _product(**axes) -> List[Dict]:

@@ -24,8 +24,8 @@ import sys
 from mmengine.config import DictAction
 
 import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
-from mmcyclic.seeds import (SeedRecipe, extract_seed_set, load_classifier, load_image_infos,
-                            seed_quality_report)
+from mmcyclic.datasets.label_sets import load_image_infos
+from mmcyclic.seeds import SeedRecipe, extract_seed_set, load_classifier, seed_quality_report
 from mmcyclic.utils.config import ConfigError, load_config
 
 RECIPE_OPTIONS = {'preset': str, 'threshold': float, 'normalisation': str, 'percentile': float,
@@ -95,7 +95,7 @@ def main() -> None:
         info={'classifier_config': args.config, 'classifier_checkpoint': args.checkpoint,
               'images_ann': args.images_ann},
         relevance_dir=relevance_dir, reuse_relevance=args.reuse_relevance)
-    info = extraction.coco['info']
+    info = extraction.seeds.info
     print(f'{args.out}: {info["num_seeds"]} seeds on {len(image_infos)} images '
           f'({len(info["images_without_seeds"])} without seeds, '
           f'{len(extraction.unreadable)} unreadable)')

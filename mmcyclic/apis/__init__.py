@@ -3,7 +3,7 @@ from .overlay import draw_contours, save_comparison_figure
 from .result import NucleiResult
 from .segmenter import (InferenceSettings, NucleiSegmenter, OutputDirError, check_output_dir,
                         collect_inputs, segment_files)
-from .tiling import Tile, open_image_source, segment_tiled, tile_windows
+from .tiled_inference import Tile, open_image_source, segment_tiled, tile_windows
 
 __all__ = [
     'draw_contours', 'save_comparison_figure', 'NucleiResult', 'NucleiSegmenter',

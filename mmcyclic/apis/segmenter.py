@@ -1,7 +1,7 @@
 """Segment nuclei in images of any size with a trained mmdet detector.
 
 :class:`NucleiSegmenter` builds the detector from a config (and checkpoint)
-and runs tiled inference (:mod:`mmcyclic.apis.tiling`) on arrays or files;
+and runs tiled inference (:mod:`mmcyclic.apis.tiled_inference`) on arrays or files;
 :func:`segment_files` runs it over many files and writes the exports.
 
 Settings come, in this order of precedence, from the constructor's
@@ -24,7 +24,6 @@ import glob
 import math
 import os
 import pickle
-import sys
 import tempfile
 import warnings
 import zipfile
@@ -38,15 +37,15 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
-from mmcyclic.datasets.io import ImageReadError
+from mmcyclic.datasets.io import IMAGE_SUFFIXES, ImageReadError
 from mmcyclic.utils.checkpoint_compat import UnsafeCheckpointError
 from mmcyclic.utils.config import load_config
+from mmcyclic.utils.progress import Progress, progress_write
 
 from .result import FORMATS, NucleiResult
-from .tiling import Tile, TileCallback, TileInstances, open_image_source, segment_tiled
+from .tiled_inference import Tile, TileCallback, TileInstances, open_image_source, segment_tiled
 
 PathLike = Union[str, os.PathLike]
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
 DEFAULT_SETTINGS = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5,
                         caps_tile_size=256)
 
@@ -401,7 +400,7 @@ class NucleiSegmenter:
         Args:
             image: RGB ``H x W x 3`` uint8 array (grey and RGBA are converted), or
                 the path of a PNG/JPEG/TIFF/... of any size. Big TIFFs are read
-                tile by tile where the file allows (:mod:`mmcyclic.apis.tiling`).
+                tile by tile where the file allows (:mod:`mmcyclic.apis.tiled_inference`).
             on_tile: Called as ``on_tile(done, total)`` after each batch of tiles.
 
         Returns:
@@ -450,28 +449,6 @@ def collect_inputs(patterns: Iterable[str]) -> Tuple[List[Path], List[Tuple[str,
                 seen.add(found_path.resolve())
                 paths.append(found_path)
     return paths, problems
-
-
-def _progress(total: int, desc: str, position: int, leave: bool):
-    """A tqdm bar when tqdm is installed, else mmengine's ProgressBar (no nesting)."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        if position:  # mmengine's bar cannot nest: show images only
-            return None
-        from mmengine.utils import ProgressBar
-        return ProgressBar(total, file=sys.stderr)
-    return tqdm(total=total, desc=desc, position=position, leave=leave,
-                unit='tile' if position else 'image', file=sys.stderr, dynamic_ncols=True)
-
-
-def _print_above_bars(message: str) -> None:
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        print(message)
-    else:
-        tqdm.write(message)
 
 
 class OutputDirError(OSError):
@@ -549,14 +526,14 @@ def segment_files(segmenter: NucleiSegmenter, inputs: Iterable[str], out_dir: Pa
     if unknown:
         raise ValueError(f'unknown output format(s) {unknown}; choose from {list(FORMATS)}')
     out_dir = check_output_dir(out_dir)
-    log = log or _print_above_bars
+    log = log or progress_write
     paths, failures = collect_inputs(inputs)
     segmenter.reset_highest_score()
     found = []
     for name, reason in failures:
         log(f'FAILED {name}: {reason}')
     stems = {}
-    image_bar = _progress(len(paths), 'images', 0, True) if progress else None
+    image_bar = Progress(len(paths), progress, desc='images', unit='image')
     for path in paths:
         previous = stems.setdefault(path.stem, path)
         if previous != path:
@@ -566,10 +543,8 @@ def segment_files(segmenter: NucleiSegmenter, inputs: Iterable[str], out_dir: Pa
         else:
             found.append(_segment_one(segmenter, path, out_dir, formats, label_suffix, progress,
                                       log, failures))
-        if image_bar is not None:
-            image_bar.update()
-    if image_bar is not None and hasattr(image_bar, 'close'):
-        image_bar.close()
+        image_bar.update()
+    image_bar.close()
     segmented = [n for n in found if n is not None]
     if segmented and not any(segmented):
         _warn_if_nothing_found(segmenter, len(segmented))
@@ -585,9 +560,8 @@ def _segment_one(segmenter: NucleiSegmenter, path: Path, out_dir: Path, formats:
     def on_tile(done: int, total: int) -> None:
         nonlocal tile_bar
         if tile_bar is None:
-            tile_bar = _progress(total, path.name, 1, False)
-        if tile_bar is not None:
-            tile_bar.update(done - tile_bar.n)
+            tile_bar = Progress(total, desc=path.name, unit='tile', position=1, leave=False)
+        tile_bar.update(done - tile_bar.done)
 
     try:
         result = segmenter.segment(path, on_tile=on_tile if progress else None)

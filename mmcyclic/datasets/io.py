@@ -17,6 +17,9 @@ from mmcyclic.utils.atomic import atomic_open, atomic_write_bytes
 
 PathLike = Union[str, os.PathLike]
 TIFF_SUFFIXES = ('.tif', '.tiff')
+# Files read as images (:func:`read_image`); where one stem has several, the
+# first suffix here is preferred by the callers that pick one.
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
 LABEL_SUFFIXES = ('.png', '.tif', '.tiff', '.npy')
 
 

@@ -1,13 +1,25 @@
-"""Label sets of the back-end: seeds M, teacher predictions M', and their union.
+"""Label sets: seeds M, teacher predictions M', and their union, in one type.
 
 A label set is a COCO json over *whole* images (one image record per source
-image, copied from ``instances_<split>_full.json``). Each annotation carries
+image, copied from ``instances_<split>_full.json``). The three kinds of files
+the back-end trains on are label sets, read by :func:`load_label_set` and
+checked by :func:`check_label_set`:
+
+- front-end seed sets (``tools/extract_seeds.py``, :func:`seed_set_from_label_maps`);
+- ground truth subsampled to K nuclei per image (``tools/make_gt_seeds.py``,
+  :func:`subsample_ground_truth`, paper Table V);
+- the self-training files ``M.json``, ``M_prime.json``, ``union.json`` and
+  ``predictions.json`` (:func:`label_set_from_label_maps`, :func:`union_label_sets`).
+
+Each annotation is a full-image COCO RLE with ``bbox`` and carries
 
 - ``source``: ``'seed'`` (from the front-end, or GT subsampled for Table V) or
   ``'prediction'`` (from a teacher);
-- ``score``: the detection score (1.0 for seeds);
+- ``score``: the detection score (mean normalised relevance for front-end
+  seeds, 1.0 for ground truth);
+- ``instance_id`` where it was made from a label map: its id in that map;
 
-and the file's ``info`` records ``cycle`` and ``round``.
+and the file's ``info`` records its provenance (``cycle``, ``round``, recipe, ...).
 
 Training runs on patches, so :func:`patch_training_coco` cuts one or several
 label sets into the patch grid of the patch-level annotation file. The label
@@ -18,8 +30,10 @@ instance, and the model reads it back as the label index (see
 """
 import copy
 import json
+import math
 import os
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -32,6 +46,7 @@ from .coco_format import label_map_to_annotations, make_coco
 PathLike = Union[str, os.PathLike]
 SEED = 'seed'
 PREDICTION = 'prediction'
+SOURCES = (SEED, PREDICTION)
 
 
 @dataclass
@@ -39,9 +54,10 @@ class LabelSet:
     """Instance masks over whole images.
 
     Attributes:
-        images: Whole-image COCO records (``id``, ``source_id``, ``height``, ...).
-        annotations: COCO annotations (full-image RLE) with ``source`` and ``score``.
-        info: Free-form provenance (``cycle``, ``round``, recipe, ...).
+        images (list[dict]): Whole-image COCO records (``id``, ``source_id``, ``height``, ...).
+        annotations (list[dict]): COCO annotations (full-image RLE) with ``source`` and
+            ``score``.
+        info (dict): Free-form provenance (``cycle``, ``round``, recipe, ...).
     """
 
     images: List[Dict[str, Any]]
@@ -56,6 +72,7 @@ class LabelSet:
         return groups
 
     def count_empty_images(self) -> int:
+        """Number of images without any annotation."""
         return sum(1 for anns in self.by_image().values() if not anns)
 
     def save(self, path: PathLike) -> None:
@@ -64,19 +81,96 @@ class LabelSet:
         atomic_write_json(path, make_coco(self.images, annotations, info=self.info))
 
 
-def load_label_set(path: PathLike, default_source: str = SEED) -> LabelSet:
-    """Read a label set; annotations without ``source``/``score`` get defaults.
+class LabelSetError(ValueError):
+    """A file is not a valid label set; the message names the file and what is wrong."""
+
+
+def check_label_set(coco: Any, path: PathLike) -> None:
+    """The one validity check of a label-set file (seeds, GT×K or pseudo labels).
+
+    Checks what the back-end relies on: ``images`` and ``annotations`` lists,
+    unique integer image ids with a positive ``height`` and ``width``, and per
+    annotation an ``image_id`` of the file, a full-image RLE ``segmentation``
+    of its image's size, a 4-number ``bbox``, a finite ``score`` and a
+    ``source`` of :data:`SOURCES` when these two are given.
+
+    Args:
+        coco (Any): The parsed JSON of the file.
+        path (str | os.PathLike): The file, named in the error.
 
     Raises:
-        ValueError: the file is not a COCO instance file with whole images.
+        LabelSetError: The first problem found, as ``"<path>: <problem>"``.
     """
-    with open(path, encoding='utf-8') as handle:
-        try:
+    def fail(problem: str) -> None:
+        raise LabelSetError(f'{path}: {problem}; not a label set (a whole-image COCO file '
+                            'as written by tools/extract_seeds.py, tools/make_gt_seeds.py or '
+                            'self-training)')
+
+    if not isinstance(coco, dict) or not isinstance(coco.get('images'), list) \
+            or not isinstance(coco.get('annotations'), list):
+        fail('needs "images" and "annotations" lists')
+    if not isinstance(coco.get('info', {}), dict):
+        fail('"info" is not an object')
+    sizes: Dict[int, List[int]] = {}
+    for index, image in enumerate(coco['images']):
+        image_id = image.get('id') if isinstance(image, dict) else None
+        if not _is_int(image_id) or image_id in sizes:
+            fail(f'images[{index}] has no integer "id" or repeats one ({image_id!r})')
+        size = [image.get('height'), image.get('width')]
+        if not all(_is_int(v) and v > 0 for v in size):
+            fail(f'image {image_id} has no positive integer "height" and "width"')
+        sizes[image_id] = size
+    for index, ann in enumerate(coco['annotations']):
+        where = f'annotations[{index}]'
+        if not isinstance(ann, dict):
+            fail(f'{where} is not an object')
+        if ann.get('image_id') not in sizes:
+            fail(f'{where} refers to image {ann.get("image_id")!r}, which is not in "images"')
+        rle = ann.get('segmentation')
+        if not isinstance(rle, dict) or not isinstance(rle.get('counts'), (str, list)):
+            fail(f'{where} has no RLE "segmentation" (a dict with "size" and "counts")')
+        if not isinstance(rle.get('size'), list) or rle['size'] != sizes[ann['image_id']]:
+            fail(f'{where}: RLE size {rle.get("size")} is not the size [height, width] = '
+                 f'{sizes[ann["image_id"]]} of image {ann["image_id"]}')
+        bbox = ann.get('bbox')
+        if not isinstance(bbox, list) or len(bbox) != 4 or not all(_is_number(v) for v in bbox):
+            fail(f'{where} has no "bbox" [x, y, w, h]')
+        if 'score' in ann and not _is_number(ann['score']):
+            fail(f'{where} has a score {ann["score"]!r} that is not a finite number')
+        if 'source' in ann and ann['source'] not in SOURCES:
+            fail(f'{where} has source {ann["source"]!r}, not one of {SOURCES}')
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def load_label_set(path: PathLike, default_source: str = SEED) -> LabelSet:
+    """Read and check (:func:`check_label_set`) a label set.
+
+    Annotations without ``source``/``score`` get ``default_source`` and 1.0
+    (a ground-truth file read as seeds).
+
+    Args:
+        path (str | os.PathLike): The COCO json.
+        default_source (str): ``source`` of annotations that have none.
+
+    Returns:
+        LabelSet: The set, ``info`` empty when the file has none.
+
+    Raises:
+        LabelSetError: The file cannot be read, is not JSON or fails the check.
+    """
+    try:
+        with open(path, encoding='utf-8') as handle:
             coco = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise ValueError(f'{path}: not valid JSON ({error})') from error
-    if not isinstance(coco, dict) or 'images' not in coco or 'annotations' not in coco:
-        raise ValueError(f'{path}: not a COCO file (needs "images" and "annotations")')
+    except (OSError, json.JSONDecodeError) as error:
+        raise LabelSetError(f'{path}: cannot read the label set ({error})') from error
+    check_label_set(coco, path)
     annotations = []
     for ann in coco['annotations']:
         ann = dict(ann)
@@ -86,11 +180,44 @@ def load_label_set(path: PathLike, default_source: str = SEED) -> LabelSet:
     return LabelSet(coco['images'], annotations, coco.get('info', {}))
 
 
+def load_image_infos(ann_file: PathLike) -> List[Dict[str, Any]]:
+    """Image entries of a whole-image COCO file (e.g. ``instances_train_full.json``).
+
+    Args:
+        ann_file (str | os.PathLike): The whole-image annotation file of a split.
+
+    Returns:
+        list[dict]: Its ``images``, the records every label set of the split copies.
+
+    Raises:
+        ValueError: The file cannot be read or has no image.
+    """
+    try:
+        with open(ann_file, encoding='utf-8') as handle:
+            coco = json.load(handle)
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f'{ann_file}: cannot read a COCO json ({error}). Give the whole-image '
+                         'file of the training split, e.g. '
+                         'data/monuseg/annotations/instances_train_full.json.') from error
+    images = coco.get('images')
+    if not images:
+        raise ValueError(f'{ann_file}: no "images" in this COCO file')
+    return images
+
+
 def subsample_ground_truth(full_coco: PathLike, k: int, seed: int = 0) -> LabelSet:
     """At most ``k`` ground-truth nuclei per image, chosen at random (paper Table V, "GT×K").
 
     This uses pixel labels and exists to study the back-end alone; it is not
     part of the weakly-supervised method.
+
+    Args:
+        full_coco (str | os.PathLike): Whole-image ground truth (``instances_train_full.json``).
+        k (int): Nuclei kept per image at most.
+        seed (int): Random seed of the choice.
+
+    Returns:
+        LabelSet: Seeds (``source`` ``'seed'``, ``score`` 1.0) with ``info.k`` and ``info.seed``.
     """
     full = load_label_set(full_coco)
     rng = np.random.default_rng(seed)
@@ -104,23 +231,56 @@ def subsample_ground_truth(full_coco: PathLike, k: int, seed: int = 0) -> LabelS
 
 
 def label_set_from_label_maps(images: Sequence[Dict[str, Any]],
-                              predictions: Mapping[int, Tuple[np.ndarray, np.ndarray]],
+                              label_maps: Mapping[int, Tuple[np.ndarray, Sequence[float]]],
                               source: str = PREDICTION,
                               info: Optional[Dict[str, Any]] = None) -> LabelSet:
     """Build a label set from one ``(label_map, scores)`` per image id.
 
-    ``scores[i - 1]`` is the score of label ``i``. Images missing from
-    ``predictions`` get no annotation.
+    Args:
+        images (Sequence[dict]): Whole-image COCO records (copied).
+        label_maps (Mapping[int, tuple]): ``{image id: (label map, scores)}``;
+            ``scores[i - 1]`` is the score of label ``i``. Images missing here
+            get no annotation.
+        source (str): ``source`` of every annotation (one of :data:`SOURCES`).
+        info (dict, optional): The set's ``info``.
+
+    Returns:
+        LabelSet: One annotation per label, with ``instance_id`` (its label),
+        ``source`` and ``score``.
     """
     annotations: List[Dict[str, Any]] = []
     for image in images:
-        if image['id'] not in predictions:
+        if image['id'] not in label_maps:
             continue
-        label_map, scores = predictions[image['id']]
+        label_map, scores = label_maps[image['id']]
         for ann in label_map_to_annotations(label_map, image['id'], len(annotations) + 1):
-            ann.update(source=source, score=float(scores[ann.pop('instance_id') - 1]))
+            ann.update(source=source, score=float(scores[ann['instance_id'] - 1]))
             annotations.append(ann)
     return LabelSet(copy.deepcopy(list(images)), annotations, dict(info or {}))
+
+
+def seed_set_from_label_maps(images: Sequence[Dict[str, Any]],
+                             seeds: Mapping[int, Tuple[np.ndarray, Sequence[float]]],
+                             info: Optional[Dict[str, Any]] = None) -> LabelSet:
+    """The front-end's seed set: :func:`label_set_from_label_maps` with source ``'seed'``.
+
+    Args:
+        images (Sequence[dict]): The whole images of the training split
+            (:func:`load_image_infos`), all kept, with or without seeds.
+        seeds (Mapping[int, tuple]): ``{image id: (seed label map, scores)}``;
+            label maps number seeds ``1..k``, ``scores[i]`` belongs to seed ``i + 1``.
+        info (dict, optional): Extra ``info`` fields (cycle, round, recipe, ...).
+
+    Returns:
+        LabelSet: Its ``info`` also gets ``description``, ``source`` ``'seed'``,
+        ``num_seeds`` and ``images_without_seeds`` (source ids).
+    """
+    seed_set = label_set_from_label_maps(images, seeds, SEED)
+    by_image = seed_set.by_image()
+    empty = [img.get('source_id', img['id']) for img in seed_set.images if not by_image[img['id']]]
+    seed_set.info = {'description': 'mmcyclic seed set', 'source': SEED, **dict(info or {}),
+                     'num_seeds': len(seed_set.annotations), 'images_without_seeds': empty}
+    return seed_set
 
 
 def union_label_sets(existing: LabelSet, new: LabelSet,

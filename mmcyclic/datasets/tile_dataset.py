@@ -26,12 +26,11 @@ from mmengine.logging import print_log
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS, TRANSFORMS
 
-from .io import ImageReadError, read_image
+from .io import IMAGE_SUFFIXES, ImageReadError, read_image
 
 TILE_CLASSES = ('negative', 'positive')
 LABEL_NAMES = {'neg': 0, 'negative': 0, '0': 0, 'pos': 1, 'positive': 1, '1': 1}
 FOLDER_NAMES = {'neg': 0, 'negative': 0, 'pos': 1, 'positive': 1}
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
 
 
 def _folder_rows(root: str) -> List[Tuple[str, str]]:

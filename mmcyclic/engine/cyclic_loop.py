@@ -53,9 +53,9 @@ from mmengine.dist import barrier, broadcast_object_list, get_rank, get_world_si
 from mmengine.registry import DefaultScope
 from mmengine.runner import BaseLoop, Runner, load_checkpoint, set_random_seed
 
-from mmcyclic.datasets.label_sets import subsample_ground_truth
+from mmcyclic.datasets.label_sets import load_image_infos, subsample_ground_truth
 from mmcyclic.models.backbone_transfer import classifier_with_backbone_of
-from mmcyclic.seeds import SeedRecipe, extract_seed_set, load_classifier, load_image_infos
+from mmcyclic.seeds import SeedRecipe, extract_seed_set, load_classifier
 from mmcyclic.seeds.recipe import SeedRecipeConfig
 from mmcyclic.utils.atomic import atomic_open
 from mmcyclic.utils.config import (ConfigError, adapt_to_machine, check_keys, constructor_arguments,
@@ -346,7 +346,7 @@ class CyclicLoop(BaseLoop):
         self.runner.call_hook('after_seed_extraction', cycle=cycle, extraction=extraction,
                               image_infos=image_infos, data_root=data_root, recipe=recipe,
                               relevance_dir=relevance_dir, out_dir=self._cycle_dir(cycle))
-        info = extraction.coco['info']
+        info = extraction.seeds.info
         return dict(file=out, source='relevance', num_seeds=info['num_seeds'],
                     num_images=len(image_infos),
                     images_without_seeds=len(info['images_without_seeds']),

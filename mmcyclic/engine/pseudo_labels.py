@@ -6,7 +6,6 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 from mmengine.dist import collect_results, get_rank, get_world_size
-from mmengine.utils import ProgressBar
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -15,6 +14,7 @@ from mmcyclic.datasets.label_sets import LabelSet, label_set_from_label_maps
 from mmcyclic.evaluation.functional import aji, pixel_dice
 from mmcyclic.evaluation.metrics.nuclei_metric import tile_predictions_from_sample
 from mmcyclic.evaluation.stitching import TilePrediction, stitch_predictions_with_scores
+from mmcyclic.utils.progress import Progress
 
 WholeImagePredictions = Dict[str, Tuple[np.ndarray, np.ndarray]]
 
@@ -37,14 +37,14 @@ def predict_whole_images(model: nn.Module, dataloader: DataLoader, score_thr: fl
     was_training = model.training
     model.eval()
     parts: List[Tuple[str, Tuple[int, int], List[TilePrediction]]] = []
-    progress = ProgressBar(len(dataloader)) if get_rank() == 0 else None
+    progress = Progress(len(dataloader), get_rank() == 0, desc='predictions', unit='batch')
     for data in dataloader:
         for sample in model.val_step(data):
             sample = sample.to_dict()
             parts.append((str(sample['source_id']), tuple(sample['source_shape']),
                           tile_predictions_from_sample(sample, score_thr)))
-        if progress is not None:
-            progress.update()
+        progress.update()
+    progress.close()
     model.train(was_training)
     if get_world_size() > 1:
         parts = collect_results(parts, len(dataloader.dataset), device='cpu')

@@ -16,7 +16,6 @@ import csv
 import io
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Set, Union
@@ -25,6 +24,7 @@ import numpy as np
 
 from mmcyclic.datasets.io import LABEL_SUFFIXES, read_label_map
 from mmcyclic.utils.atomic import atomic_write_bytes
+from mmcyclic.utils.progress import Progress
 
 from .functional import _relabel, legacy_paper_metrics, nuclei_metrics
 
@@ -127,34 +127,6 @@ def _index_predictions(folder: Path, gt_stems: Set[str],
     return by_stem
 
 
-class _Progress:
-    """mmengine's ProgressBar when available, else a plain counter on stderr."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.done, self.bar = total, 0, None
-        self.enabled = enabled and total > 0
-        if self.enabled:
-            try:
-                from mmengine.utils import ProgressBar
-
-                # stderr keeps stdout for the report table.
-                self.bar = ProgressBar(total, file=sys.stderr)
-            except Exception:  # noqa: BLE001 - mmengine missing or broken: plain counter
-                self.bar = None
-
-    def update(self, stem: str) -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        if self.bar is not None:
-            self.bar.update()
-            if self.done == self.total:
-                print(file=sys.stderr)  # the bar leaves the cursor on its line
-        else:
-            end = '\n' if self.done == self.total else ''
-            print(f'\r[{self.done}/{self.total}] {stem}', end=end, file=sys.stderr, flush=True)
-
-
 def _count_objects(label_map: np.ndarray) -> int:
     return len(_relabel(label_map)[1])  # O(pixels), unlike np.unique's sort
 
@@ -172,7 +144,7 @@ def evaluate_folders(gt_dir: PathLike,
         pred_dir: Folder of predicted label maps (PNG/TIFF/NPY).
         out_csv: If given, the per-image table is written there (atomically).
         legacy: Also compute :func:`legacy_paper_metrics` (columns ``legacy/*``).
-        progress: Show a progress bar (mmengine's if importable).
+        progress: Show a progress bar on stderr (:class:`~mmcyclic.utils.progress.Progress`).
         reader: Function reading one label map (for tests or other formats).
 
     Returns:
@@ -190,7 +162,7 @@ def evaluate_folders(gt_dir: PathLike,
     result.missing_gt = sorted(set(pred_files) - set(gt_files) - set(result.failed))
     stems = sorted((set(gt_files) & set(pred_files)) - set(result.failed))
 
-    bar = _Progress(len(stems), progress)
+    bar = Progress(len(stems), progress, desc='evaluation', unit='image')
     inter = union = 0
     for stem in stems:
         try:
@@ -212,7 +184,8 @@ def evaluate_folders(gt_dir: PathLike,
             result.rows.append(row)
             inter += 2 * int(np.count_nonzero((gt > 0) & (pred > 0)))
             union += int(np.count_nonzero(gt)) + int(np.count_nonzero(pred))
-        bar.update(stem)
+        bar.update(note=stem)
+    bar.close()
 
     _summarise(result, inter, union, legacy)
     if out_csv is not None:

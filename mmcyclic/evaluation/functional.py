@@ -39,7 +39,7 @@ from scipy.spatial import cKDTree
 
 __all__ = [
     'pixel_dice', 'aji', 'aji_plus', 'panoptic_quality', 'object_dice', 'object_hausdorff',
-    'nuclei_metrics', 'legacy_paper_metrics'
+    'nuclei_metrics', 'legacy_paper_metrics', 'Contingency', 'contingency'
 ]
 
 # Relabel through a dense lookup table while the largest id is at most this
@@ -108,12 +108,24 @@ def _relabel(labels: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True)
-class _Contingency:
-    """Overlap statistics of two label maps, shared by every metric.
+class Contingency:
+    """Overlap statistics of two label maps, shared by every metric (see :func:`contingency`).
 
     Object ``k`` (0-based) of a map is id ``k + 1`` in the relabelled map and
     ``*_ids[k]`` in the input. The pair arrays list every (gt, pred) pair with a
     non-zero intersection, sorted by gt then pred.
+
+    Attributes:
+        gt (np.ndarray): Relabelled ground truth, objects ``1..n_gt``.
+        pred (np.ndarray): Relabelled prediction, objects ``1..n_pred``.
+        gt_ids (np.ndarray): Input id of each ground-truth object.
+        pred_ids (np.ndarray): Input id of each predicted object.
+        gt_area (np.ndarray): Pixels of each ground-truth object (int64).
+        pred_area (np.ndarray): Pixels of each predicted object (int64).
+        pair_gt (np.ndarray): 0-based ground-truth object of each overlapping pair.
+        pair_pred (np.ndarray): 0-based predicted object of each overlapping pair.
+        pair_inter (np.ndarray): Intersection in pixels of each pair; ``pair_union``
+            and ``pair_iou`` follow from it.
     """
 
     gt: np.ndarray
@@ -180,7 +192,20 @@ def _boxes(slices: List[Tuple[slice, slice]]) -> np.ndarray:
                     dtype=np.int64).reshape(-1, 4)
 
 
-def _contingency(gt: np.ndarray, pred: np.ndarray) -> _Contingency:
+def contingency(gt: np.ndarray, pred: np.ndarray) -> Contingency:
+    """The overlap table of two instance label maps, from which every metric is computed.
+
+    Args:
+        gt (np.ndarray): Ground-truth label map (0 = background).
+        pred (np.ndarray): Predicted (or seed) label map of the same shape.
+
+    Returns:
+        Contingency: Object areas and every (gt, pred) pair that overlaps.
+
+    Raises:
+        TypeError: A map is not an integer array (e.g. a binary mask).
+        ValueError: The maps differ in shape, are not 2-D, or hold negative ids.
+    """
     gt, pred = _check_pair(gt, pred)
     g, gt_ids, gt_area = _relabel(gt)
     p, pred_ids, pred_area = _relabel(pred)
@@ -195,8 +220,8 @@ def _contingency(gt: np.ndarray, pred: np.ndarray) -> _Contingency:
     else:  # too many objects for a dense table: count the codes that occur
         uniq, pair_inter = np.unique(codes, return_counts=True)
         pair_gt, pair_pred = np.divmod(uniq, n_p)
-    return _Contingency(g, p, gt_ids, pred_ids, gt_area, pred_area, pair_gt.astype(np.int64),
-                        pair_pred.astype(np.int64), pair_inter.astype(np.int64))
+    return Contingency(g, p, gt_ids, pred_ids, gt_area, pred_area, pair_gt.astype(np.int64),
+                       pair_pred.astype(np.int64), pair_inter.astype(np.int64))
 
 
 # --------------------------------------------------------------------------- #
@@ -216,7 +241,7 @@ def _best_pairs(rows: np.ndarray, cols: np.ndarray, score: np.ndarray) -> np.nda
     return order[first]
 
 
-def _hungarian_pairs(c: _Contingency) -> np.ndarray:
+def _hungarian_pairs(c: Contingency) -> np.ndarray:
     """One-to-one pairs maximising the total IoU (Hungarian), as pair indices.
 
     A pair that overlaps nothing else (its gt and its pred each have one
@@ -247,12 +272,12 @@ def _hungarian_pairs(c: _Contingency) -> np.ndarray:
 # --------------------------------------------------------------------------- #
 # Metrics on a contingency table
 # --------------------------------------------------------------------------- #
-def _pixel_dice(c: _Contingency) -> float:
+def _pixel_dice(c: Contingency) -> float:
     total = int(c.gt_area.sum() + c.pred_area.sum())
     return 1.0 if total == 0 else 2.0 * int(c.pair_inter.sum()) / total
 
 
-def _aggregated_jaccard(c: _Contingency, pairs: np.ndarray) -> float:
+def _aggregated_jaccard(c: Contingency, pairs: np.ndarray) -> float:
     """Σ inter / (Σ union of the pairs + area of unpaired gt and pred objects).
 
     A pred used by several pairs contributes its pixels to each pair's union,
@@ -267,15 +292,15 @@ def _aggregated_jaccard(c: _Contingency, pairs: np.ndarray) -> float:
     return 1.0 if union == 0 else inter / union
 
 
-def _aji(c: _Contingency) -> float:
+def _aji(c: Contingency) -> float:
     return _aggregated_jaccard(c, _best_pairs(c.pair_gt, c.pair_pred, c.pair_iou))
 
 
-def _aji_plus(c: _Contingency) -> float:
+def _aji_plus(c: Contingency) -> float:
     return _aggregated_jaccard(c, _hungarian_pairs(c))
 
 
-def _panoptic_quality(c: _Contingency, iou_thr: float = 0.5) -> Tuple[float, float, float]:
+def _panoptic_quality(c: Contingency, iou_thr: float = 0.5) -> Tuple[float, float, float]:
     if not 0.0 <= iou_thr <= 1.0:
         raise ValueError(f'iou_thr must be in [0, 1], got {iou_thr}')
     if c.n_gt == 0 and c.n_pred == 0:
@@ -293,7 +318,7 @@ def _panoptic_quality(c: _Contingency, iou_thr: float = 0.5) -> Tuple[float, flo
     return dq, sq, dq * sq
 
 
-def _max_overlap_partners(c: _Contingency) -> Tuple[np.ndarray, np.ndarray]:
+def _max_overlap_partners(c: Contingency) -> Tuple[np.ndarray, np.ndarray]:
     """Pair indices of S*(G_i) for every overlapping G_i and G*(S_j) for every S_j.
 
     The partner is the object of the other map with the most intersecting
@@ -304,7 +329,7 @@ def _max_overlap_partners(c: _Contingency) -> Tuple[np.ndarray, np.ndarray]:
     return gt_side, pred_side
 
 
-def _object_dice(c: _Contingency) -> float:
+def _object_dice(c: Contingency) -> float:
     if c.n_gt == 0 or c.n_pred == 0:
         return 1.0 if c.n_gt == c.n_pred else 0.0
     gt_side, pred_side = _max_overlap_partners(c)
@@ -381,7 +406,7 @@ def _edge_points(labels: np.ndarray, edge: np.ndarray, slices: List[Tuple[slice,
     return rows + sl[0].start, cols + sl[1].start
 
 
-def _nearest_objects(c: _Contingency, from_gt: bool, wanted: np.ndarray) -> np.ndarray:
+def _nearest_objects(c: Contingency, from_gt: bool, wanted: np.ndarray) -> np.ndarray:
     """For each 0-based object ``wanted[k]`` of one map, the nearest object of the other.
 
     Distance = minimum Euclidean distance between the two pixel sets; ties go
@@ -422,7 +447,7 @@ def _nearest_objects(c: _Contingency, from_gt: bool, wanted: np.ndarray) -> np.n
     return best
 
 
-def _pair_hausdorff(c: _Contingency, g: int, p: int) -> float:
+def _pair_hausdorff(c: Contingency, g: int, p: int) -> float:
     """Symmetric Hausdorff distance between gt object ``g`` and pred object ``p``.
 
     Exact, from the definition h(A, B) = max over a in A of d(a, B):
@@ -448,7 +473,7 @@ def _pair_hausdorff(c: _Contingency, g: int, p: int) -> float:
     return math.sqrt(dist_sq)
 
 
-def _object_hausdorff(c: _Contingency) -> float:
+def _object_hausdorff(c: Contingency) -> float:
     if c.n_gt == 0 or c.n_pred == 0:
         return math.nan
     gt_side, pred_side = _max_overlap_partners(c)
@@ -488,7 +513,7 @@ def pixel_dice(gt: np.ndarray, pred: np.ndarray) -> float:
     Returns:
         The Dice coefficient; 1.0 when neither map has foreground.
     """
-    return _pixel_dice(_contingency(gt, pred))
+    return _pixel_dice(contingency(gt, pred))
 
 
 def aji(gt: np.ndarray, pred: np.ndarray) -> float:
@@ -508,7 +533,7 @@ def aji(gt: np.ndarray, pred: np.ndarray) -> float:
     Returns:
         AJI in [0, 1]; 1.0 when both maps are empty, 0.0 when exactly one is.
     """
-    return _aji(_contingency(gt, pred))
+    return _aji(contingency(gt, pred))
 
 
 def aji_plus(gt: np.ndarray, pred: np.ndarray) -> float:
@@ -526,7 +551,7 @@ def aji_plus(gt: np.ndarray, pred: np.ndarray) -> float:
     Returns:
         AJI+ in [0, 1]; 1.0 when both maps are empty, 0.0 when exactly one is.
     """
-    return _aji_plus(_contingency(gt, pred))
+    return _aji_plus(contingency(gt, pred))
 
 
 def panoptic_quality(gt: np.ndarray,
@@ -549,7 +574,7 @@ def panoptic_quality(gt: np.ndarray,
         ``(dq, sq, pq)``. ``(1, 1, 1)`` when both maps are empty; SQ is 0.0
         when nothing matches.
     """
-    return _panoptic_quality(_contingency(gt, pred), iou_thr)
+    return _panoptic_quality(contingency(gt, pred), iou_thr)
 
 
 def object_dice(gt: np.ndarray, pred: np.ndarray) -> float:
@@ -567,7 +592,7 @@ def object_dice(gt: np.ndarray, pred: np.ndarray) -> float:
     Returns:
         Object Dice in [0, 1]; 1.0 when both maps are empty, 0.0 when exactly one is.
     """
-    return _object_dice(_contingency(gt, pred))
+    return _object_dice(contingency(gt, pred))
 
 
 def object_hausdorff(gt: np.ndarray, pred: np.ndarray) -> float:
@@ -586,7 +611,7 @@ def object_hausdorff(gt: np.ndarray, pred: np.ndarray) -> float:
     Returns:
         The weighted distance; NaN when either map has no object.
     """
-    return _object_hausdorff(_contingency(gt, pred))
+    return _object_hausdorff(contingency(gt, pred))
 
 
 def nuclei_metrics(gt: np.ndarray, pred: np.ndarray) -> Dict[str, float]:
@@ -604,7 +629,7 @@ def nuclei_metrics(gt: np.ndarray, pred: np.ndarray) -> Dict[str, float]:
         ValueError: Shapes differ, a map is not 2-D or has negative ids.
         TypeError: A map is boolean or floating point (not an instance map).
     """
-    c = _contingency(gt, pred)
+    c = contingency(gt, pred)
     dq, sq, pq = _panoptic_quality(c)
     return {
         'pixel_dice': _pixel_dice(c),
@@ -720,7 +745,7 @@ def legacy_paper_metrics(gt: np.ndarray, pred: np.ndarray) -> Dict[str, float]:
     union = area_sum - inter
     # Object F1 on the cleaned component maps, via the shared contingency table.
     g_comp, p_comp = _legacy_clean(g), _legacy_clean(p)
-    c = _contingency(g_comp, p_comp)
+    c = contingency(g_comp, p_comp)
     tp = int(np.count_nonzero(c.pair_iou > _LEGACY_IOU))
     fp, fn = c.n_pred - tp, c.n_gt - tp
     obj_f1 = 2 * tp / (2 * tp + fp + fn) if (tp + fp + fn) else math.nan

@@ -9,7 +9,7 @@ from .builder import RELEVANCE, build_relevance
 from .canonizers import MMPretrainResNetCanonizer, conv_norm_pairs
 from .lrp import LRP
 from .rollout import AttentionRollout
-from .tiling import tiled_relevance
+from .window_blending import tiled_relevance
 
 __all__ = ['RELEVANCE', 'build_relevance', 'BaseRelevance', 'LRP', 'AttentionRollout',
            'MMPretrainResNetCanonizer', 'conv_norm_pairs', 'tiled_relevance']

@@ -4,7 +4,7 @@
 whole training image it computes the tiled relevance map
 (:func:`mmcyclic.relevance.tiled_relevance`), applies the
 :class:`~mmcyclic.seeds.recipe.SeedRecipe` and writes the seed set
-(:mod:`mmcyclic.seeds.seed_set`) atomically. Relevance maps can be kept as
+(a :class:`~mmcyclic.datasets.label_sets.LabelSet`) atomically. Relevance maps can be kept as
 ``.npy`` (``relevance_dir``) and reused, so trying other recipe parameters
 (a threshold sweep) does not run the classifier again.
 """
@@ -16,15 +16,15 @@ from typing import Any, Dict, List, Optional, Union
 import numpy as np
 import torch
 from mmengine.logging import print_log
-from mmengine.utils import ProgressBar
 from torch import nn
 
 from mmcyclic.datasets.io import ImageReadError, read_image
+from mmcyclic.datasets.label_sets import LabelSet, seed_set_from_label_maps
 from mmcyclic.relevance import BaseRelevance, build_relevance, tiled_relevance
 from mmcyclic.utils.atomic import atomic_open
+from mmcyclic.utils.progress import Progress
 
 from .recipe import SeedRecipe, SeedResult
-from .seed_set import make_seed_set, write_seed_set
 
 PathLike = Union[str, os.PathLike]
 
@@ -34,18 +34,15 @@ class SeedExtraction:
     """What :func:`extract_seed_set` produced.
 
     Attributes:
-        coco: The seed set as written.
-        results: ``{source_id: SeedResult}`` of every readable image.
-        unreadable: ``{source_id: reason}`` of images that could not be read.
+        seeds (LabelSet): The seed set as written (``info`` holds ``num_seeds``
+            and ``images_without_seeds``).
+        results (dict[str, SeedResult]): ``{source_id: SeedResult}`` of every readable image.
+        unreadable (dict[str, str]): ``{source_id: reason}`` of images that could not be read.
     """
 
-    coco: Dict[str, Any]
+    seeds: LabelSet
     results: Dict[str, SeedResult] = field(default_factory=dict)
     unreadable: Dict[str, str] = field(default_factory=dict)
-
-    @property
-    def images_without_seeds(self) -> List[str]:
-        return list(self.coco['info']['images_without_seeds'])
 
 
 def load_classifier(config: Any, checkpoint: Optional[str] = None,
@@ -110,7 +107,7 @@ def extract_seed_set(classifier: Optional[nn.Module],
         relevance: A relevance method, or its config (built on ``classifier``).
         recipe: A :class:`SeedRecipe` or its config dict.
         image_infos: COCO image entries of the whole training images
-            (:func:`mmcyclic.seeds.seed_set.load_image_infos`).
+            (:func:`mmcyclic.datasets.label_sets.load_image_infos`).
         data_root: Folder the entries' ``file_name`` is relative to.
         out_path: Seed-set json to write.
         tile_size: Relevance window (the classifier input, 224 in the paper).
@@ -123,7 +120,7 @@ def extract_seed_set(classifier: Optional[nn.Module],
         relevance_dir: Save each image's relevance map here as ``<source_id>.npy``.
         reuse_relevance: Load maps from ``relevance_dir`` when present
             instead of computing them (same classifier assumed).
-        progress: Show an mmengine progress bar.
+        progress: Show a progress bar (:class:`~mmcyclic.utils.progress.Progress`).
 
     Returns:
         A :class:`SeedExtraction`.
@@ -135,7 +132,7 @@ def extract_seed_set(classifier: Optional[nn.Module],
     results: Dict[str, SeedResult] = {}
     unreadable: Dict[str, str] = {}
     seeds: Dict[int, tuple] = {}
-    bar = ProgressBar(len(image_infos)) if progress else None
+    bar = Progress(len(image_infos), progress, desc='seeds', unit='image')
     with torch.no_grad() if relevance is None else relevance.attached():
         for img in image_infos:
             source_id = str(img.get('source_id', osp.splitext(osp.basename(img['file_name']))[0]))
@@ -167,20 +164,18 @@ def extract_seed_set(classifier: Optional[nn.Module],
                 result = recipe(rel_map, key=source_id, image=image)
                 results[source_id] = result
                 seeds[img['id']] = (result.label_map, result.scores)
-            if bar is not None:
-                bar.update()
-    if bar is not None:
-        print()
+            bar.update()
+    bar.close()
     full_info = {'cycle': cycle, 'round': round, 'recipe': recipe.config.to_dict(),
                  'relevance': relevance_cfg or {'type': type(relevance).__name__},
                  'tiling': {'tile_size': tile_size, 'min_overlap': min_overlap,
                             'image_scale': image_scale},
                  'unreadable_images': unreadable, **dict(info or {})}
-    coco = make_seed_set(image_infos, seeds, full_info)
-    write_seed_set(out_path, coco)
-    empty = coco['info']['images_without_seeds']
+    seed_set = seed_set_from_label_maps(image_infos, seeds, full_info)
+    seed_set.save(out_path)
+    empty = seed_set.info['images_without_seeds']
     if empty:
         print_log(f'{out_path}: {len(empty)} of {len(image_infos)} images have no seed '
                   f'(no relevance above theta={recipe.config.threshold} passed the filters): '
                   f'{", ".join(map(str, empty))}', logger='current', level=30)
-    return SeedExtraction(coco, results, unreadable)
+    return SeedExtraction(seed_set, results, unreadable)

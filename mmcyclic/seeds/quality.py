@@ -25,7 +25,7 @@ from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 
 from mmcyclic.apis.overlay import draw_contours
-from mmcyclic.evaluation.functional import _contingency
+from mmcyclic.evaluation.functional import contingency
 from mmcyclic.utils.figures import pyplot, save_figure
 
 PathLike = Union[str, os.PathLike]
@@ -48,7 +48,7 @@ def seed_quality(seeds: np.ndarray, gt: np.ndarray, iou_threshold: float = 0.5) 
         are NaN without seeds).
     """
     seeds, gt = np.asarray(seeds), np.asarray(gt)
-    table = _contingency(gt, seeds)
+    table = contingency(gt, seeds)
     iou = np.zeros((table.n_pred, table.n_gt))
     iou[table.pair_pred, table.pair_gt] = table.pair_iou
     best = iou.max(axis=1) if table.n_gt else np.zeros(table.n_pred)

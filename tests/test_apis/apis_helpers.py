@@ -5,7 +5,7 @@ from typing import List, Sequence, Tuple
 import numpy as np
 from scipy import ndimage
 
-from mmcyclic.apis.tiling import Tile
+from mmcyclic.apis.tiled_inference import Tile
 
 R18_CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'mask_rcnn_r18_synthetic.py'
 

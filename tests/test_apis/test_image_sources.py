@@ -1,9 +1,9 @@
-"""Reading images window by window (:func:`mmcyclic.apis.tiling.open_image_source`)."""
+"""Reading images window by window (:func:`mmcyclic.apis.tiled_inference.open_image_source`)."""
 import numpy as np
 import pytest
 import tifffile
 
-from mmcyclic.apis.tiling import ArraySource, TiffSource, open_image_source, segment_tiled
+from mmcyclic.apis.tiled_inference import ArraySource, TiffSource, open_image_source, segment_tiled
 from mmcyclic.datasets.io import ImageReadError, read_image, write_image
 
 from apis_helpers import GroundTruthDetector, max_extent

@@ -3,7 +3,7 @@
 A random model predicts noise, so these tests check that tiles reach the
 model as mmdet expects them and that its instances come back in the right
 place; that tiling and stitching give the right nuclei is tested exactly in
-test_tiling.py with a fake detector.
+test_tiled_inference.py with a fake detector.
 """
 import dataclasses
 

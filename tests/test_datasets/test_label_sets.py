@@ -1,11 +1,19 @@
-"""Label sets: the union rule, cutting into patches, GT subsampling."""
+"""Label sets: the union rule, cutting into patches, GT subsampling, the validity check."""
+import copy
+import json
+import runpy
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from mmcyclic.datasets.coco_format import label_map_to_annotations, make_coco, write_coco
-from mmcyclic.datasets.label_sets import (LabelSet, label_set_from_label_maps, load_label_set,
-                                          patch_training_coco, subsample_ground_truth,
-                                          union_label_sets)
+from mmcyclic.datasets.label_sets import (LabelSet, LabelSetError, label_set_from_label_maps,
+                                          load_label_set, patch_training_coco,
+                                          subsample_ground_truth, union_label_sets)
 
+TOOLS = Path(__file__).resolve().parents[2] / 'tools'
 IMAGE = {'id': 7, 'file_name': 'images/a.png', 'height': 40, 'width': 40, 'source_id': 'a',
          'patch_origin': [0, 0], 'source_shape': [40, 40]}
 
@@ -79,3 +87,61 @@ def test_label_set_from_label_maps_keeps_scores_and_empty_images():
     s = label_set_from_label_maps([IMAGE, other], {7: (lm, np.array([0.9, 0.6]))})
     assert [a['score'] for a in s.annotations] == [0.9, 0.6]
     assert s.count_empty_images() == 1
+
+
+def _gt_file(tmp_path):
+    gt = np.zeros((40, 40), np.int32)
+    gt[1:5, 1:5], gt[10:15, 10:15] = 1, 2
+    path = tmp_path / 'full.json'
+    write_coco(path, make_coco([IMAGE], label_map_to_annotations(gt, IMAGE['id'], 1)))
+    return path
+
+
+def test_seed_gt_and_pseudo_label_files_are_read_by_the_same_code(tmp_path, monkeypatch):
+    """tools/make_gt_seeds.py output (no info.source) and pseudo labels both load and check."""
+    full = _gt_file(tmp_path)
+    gt_seeds = tmp_path / 'gt_seeds.json'
+    monkeypatch.setattr(sys, 'argv', ['make_gt_seeds.py', '--ann', str(full), '--k', '1',
+                                      '--out', str(gt_seeds)])
+    runpy.run_path(str(TOOLS / 'make_gt_seeds.py'), run_name='__main__')
+    seeds = load_label_set(gt_seeds)
+    assert len(seeds.annotations) == 1 and 'source' not in seeds.info
+    lm = np.zeros((40, 40), np.int32)
+    lm[20:30, 20:30] = 1
+    label_set_from_label_maps([IMAGE], {7: (lm, [0.7])}).save(tmp_path / 'predictions.json')
+    pseudo = load_label_set(tmp_path / 'predictions.json', default_source='prediction')
+    assert [(a['source'], a['score']) for a in pseudo.annotations] == [('prediction', 0.7)]
+
+
+def _breaks(coco):
+    """Each malformation and a fragment of the error it must raise."""
+    def edited(edit):
+        broken = copy.deepcopy(coco)
+        edit(broken)
+        return broken
+    return [
+        ([], '"images" and "annotations"'),
+        (edited(lambda c: c.pop('annotations')), '"images" and "annotations"'),
+        (edited(lambda c: c['images'].append(dict(c['images'][0]))), 'repeats'),
+        (edited(lambda c: c['images'][0].pop('height')), '"height" and "width"'),
+        (edited(lambda c: c['annotations'][0].update(image_id=99)), 'image 99'),
+        (edited(lambda c: c['annotations'][0].update(segmentation=[[1, 2, 3, 4]])), 'RLE'),
+        (edited(lambda c: c['annotations'][0]['segmentation'].update(size=[20, 40])),
+         'RLE size'),
+        (edited(lambda c: c['annotations'][0].pop('bbox')), '"bbox"'),
+        (edited(lambda c: c['annotations'][0].update(score='high')), 'finite number'),
+        (edited(lambda c: c['annotations'][0].update(source='teacher')), "'teacher'"),
+    ]
+
+
+def test_malformed_label_set_files_raise_an_error_naming_the_file(tmp_path):
+    coco = json.loads(_gt_file(tmp_path).read_text())
+    for index, (broken, problem) in enumerate(_breaks(coco)):
+        path = tmp_path / f'broken_{index}.json'
+        path.write_text(json.dumps(broken))
+        with pytest.raises(LabelSetError) as error:
+            load_label_set(path)
+        assert str(error.value).startswith(f'{path}: ') and problem in str(error.value)
+    (tmp_path / 'truncated.json').write_text('{"images": [')
+    with pytest.raises(LabelSetError, match='truncated.json: cannot read'):
+        subsample_ground_truth(tmp_path / 'truncated.json', 3)

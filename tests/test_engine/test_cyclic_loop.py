@@ -10,8 +10,8 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
 import mmcyclic  # noqa: F401
+from mmcyclic.datasets.label_sets import load_label_set
 from mmcyclic.engine import SelfTrainingLoop
-from mmcyclic.seeds import read_seed_set
 
 from cyclic_test_utils import (REPO, dist_launch_env, register_kill_hook, simulated_tiles,
                                small_cyclic_cfg)
@@ -98,7 +98,7 @@ def test_layout_summary_and_bilateral_transfer(bilateral_run):
                      'student_1/checkpoint.pth', 'student_1/union.json', 'self_training.json',
                      'best_student.pth'):
             assert (c / name).is_file(), (cycle, name)
-        assert read_seed_set(c / 'seeds.json')['info']['cycle'] == cycle
+        assert load_label_set(c / 'seeds.json').info['cycle'] == cycle
         assert (c / 'seed_quality.json').is_file()  # the images have ground truth
     assert (work / 'summary.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert (work / 'best_student.pth').is_file()
@@ -204,7 +204,7 @@ def test_two_processes_share_seeds_and_weights(tiny_synthetic, tiles, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     two = json.loads((work / 'summary.json').read_text())['cycles']
     assert len(two) == 1
-    info = read_seed_set(work / 'cycle_1' / 'seeds.json')['info']
+    info = load_label_set(work / 'cycle_1' / 'seeds.json').info
     assert (info['world_size'], info['extracted_by_rank']) == (2, 0)
     assert two[0]['seeds'] == info['num_seeds']
     epochs = sorted(work.glob('weights_epoch*_rank0.sha256'))

@@ -8,9 +8,10 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 
 from mmcyclic.datasets.io import read_label_map
+from mmcyclic.datasets.label_sets import load_image_infos, load_label_set
 from mmcyclic.relevance import BaseRelevance
-from mmcyclic.seeds import (SeedRecipe, extract_seed_set, load_classifier, load_image_infos,
-                            read_seed_set, save_seed_overlay, seed_quality, summarise_quality)
+from mmcyclic.seeds import (SeedRecipe, extract_seed_set, load_classifier, save_seed_overlay,
+                            seed_quality, summarise_quality)
 from mmcyclic.seeds.quality import format_quality_table
 
 R18 = 'configs/_base_/models/classifier_r18.py'
@@ -36,12 +37,12 @@ def test_extract_lrp_seed_set_and_reuse(classifier, tiny_dataset, tmp_path):
     extraction = extract_seed_set(classifier, dict(type='LRP', target=1), recipe, infos,
                                   tiny_dataset, out, tile_size=64, min_overlap=16, cycle=2,
                                   relevance_dir=cache, progress=False)
-    coco = read_seed_set(out)
-    assert coco['info']['cycle'] == 2 and coco['info']['relevance']['type'] == 'LRP'
-    assert coco['info']['recipe']['max_seeds'] == 5
+    seeds = load_label_set(out)
+    assert seeds.info['cycle'] == 2 and seeds.info['relevance']['type'] == 'LRP'
+    assert seeds.info['recipe']['max_seeds'] == 5 and seeds.info == extraction.seeds.info
     assert sorted(p.name for p in cache.iterdir()) == ['synth_0.npy', 'synth_1.npy']
     assert all(r.num_seeds <= 5 for r in extraction.results.values())
-    assert len(coco['annotations']) == sum(r.num_seeds for r in extraction.results.values())
+    assert len(seeds.annotations) == sum(r.num_seeds for r in extraction.results.values())
     # Reusing the saved maps (no classifier) gives the same seeds.
     again = extract_seed_set(None, None, recipe, infos, tiny_dataset, tmp_path / 'again.json',
                              relevance_dir=cache, reuse_relevance=True, progress=False)
@@ -81,7 +82,7 @@ def test_no_relevance_gives_empty_images_logged(classifier, tiny_dataset, tmp_pa
                                       min_overlap=16, progress=False)
     finally:
         logger.removeHandler(handler)
-    info = read_seed_set(tmp_path / 'empty.json')['info']
+    info = load_label_set(tmp_path / 'empty.json').info
     assert info['num_seeds'] == 0
     assert info['images_without_seeds'] == ['synth_0', 'synth_1', 'missing']
     assert list(extraction.unreadable) == ['missing'] and 'missing' in info['unreadable_images']

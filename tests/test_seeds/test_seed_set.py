@@ -1,12 +1,13 @@
-"""Seed sets: COCO round trip, info fields, and loading in mmdet's NucleiDataset."""
+"""Seed sets are label sets: COCO round trip, info fields, and loading in mmdet's NucleiDataset."""
 import json
 
 import numpy as np
 import pytest
 
 from mmcyclic.datasets import NucleiDataset
-from mmcyclic.seeds import (load_image_infos, make_seed_set, read_seed_set, seed_label_maps,
-                            write_seed_set)
+from mmcyclic.datasets.coco_format import annotations_to_label_map
+from mmcyclic.datasets.label_sets import (LabelSetError, load_image_infos, load_label_set,
+                                          seed_set_from_label_maps)
 
 
 def _seeds():
@@ -18,19 +19,22 @@ def _seeds():
 
 def test_round_trip_and_nuclei_dataset(tiny_dataset, tmp_path):
     infos = load_image_infos(tiny_dataset / 'annotations' / 'instances_train_full.json')
-    coco = make_seed_set(infos, _seeds(), {'cycle': 1, 'round': 0, 'recipe': {'threshold': 0.35}})
+    seeds = seed_set_from_label_maps(infos, _seeds(),
+                                     {'cycle': 1, 'round': 0, 'recipe': {'threshold': 0.35}})
     path = tmp_path / 'seeds.json'
-    write_seed_set(path, coco)
-    loaded = read_seed_set(path)
-    info = loaded['info']
+    seeds.save(path)
+    loaded = load_label_set(path)
+    info = loaded.info
+    assert info['source'] == 'seed' and info['description'] == 'mmcyclic seed set'
     assert info['cycle'] == 1 and info['round'] == 0 and info['recipe'] == {'threshold': 0.35}
     assert info['num_seeds'] == 2 and info['images_without_seeds'] == ['synth_1']
-    assert [img['source_id'] for img in loaded['images']] == ['synth_0', 'synth_1']
-    assert loaded['images'][0]['label_map'] == 'labels/synth_0.png'
-    assert [(a['score'], a['source']) for a in loaded['annotations']] == [(0.9, 'seed'),
-                                                                          (0.6, 'seed')]
-    maps = seed_label_maps(loaded)
-    assert np.array_equal(maps[1], _seeds()[1][0]) and not maps[2].any()
+    assert [img['source_id'] for img in loaded.images] == ['synth_0', 'synth_1']
+    assert loaded.images[0]['label_map'] == 'labels/synth_0.png'
+    assert [(a['score'], a['source'], a['instance_id']) for a in loaded.annotations] == [
+        (0.9, 'seed', 1), (0.6, 'seed', 2)]
+    by_image = loaded.by_image()
+    assert np.array_equal(annotations_to_label_map(by_image[1], 96, 96), _seeds()[1][0])
+    assert not by_image[2]
 
     dataset = NucleiDataset(ann_file=str(path), data_root=str(tiny_dataset),
                             data_prefix=dict(img=''), pipeline=[], test_mode=True)
@@ -41,13 +45,11 @@ def test_round_trip_and_nuclei_dataset(tiny_dataset, tmp_path):
     assert first['label_map_path'].endswith('labels/synth_0.png')
 
 
-def test_rejects_files_that_are_not_seed_sets(tiny_dataset, tmp_path):
-    with pytest.raises(ValueError, match='not a seed set'):
-        read_seed_set(tiny_dataset / 'annotations' / 'instances_train_full.json')
+def test_unreadable_files_are_named(tiny_dataset, tmp_path):
     broken = tmp_path / 'broken.json'
     broken.write_text('{"images": [')
-    with pytest.raises(ValueError, match='cannot read'):
-        read_seed_set(broken)
+    with pytest.raises(LabelSetError, match='broken.json: cannot read'):
+        load_label_set(broken)
     with pytest.raises(ValueError, match='instances_train_full'):
         load_image_infos(broken)
     (tmp_path / 'empty.json').write_text(json.dumps({'images': []}))

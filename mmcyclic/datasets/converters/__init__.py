@@ -2,7 +2,8 @@
 
 Each converter turns its source into :class:`~.writer.Sample` objects and
 hands them to :func:`~.writer.write_dataset`. Nothing here needs torch or
-mmengine (mmengine's progress bar is used when it is installed).
+mmengine (the progress bar, :class:`mmcyclic.utils.progress.Progress`, is tqdm's when it
+is installed, else a counter).
 """
 from .consep import consep_samples, convert_consep, read_consep_mat
 from .generic import convert_generic, generic_samples

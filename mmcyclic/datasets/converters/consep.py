@@ -16,14 +16,13 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from mmcyclic.datasets.io import read_image
+from mmcyclic.datasets.io import IMAGE_SUFFIXES, read_image
 
 from .splits import seeded_choice
 from .writer import ConversionError, Loaded, Sample, Skip, write_dataset
 
 PathLike = Union[str, os.PathLike]
 INSTANCE_KEYS = ('inst_map', 'instance_map')
-IMAGE_SUFFIXES = ('.png', '.tif', '.tiff', '.jpg', '.jpeg', '.bmp')
 
 
 def read_consep_mat(path: PathLike) -> np.ndarray:

@@ -17,13 +17,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from mmcyclic.datasets.io import LABEL_SUFFIXES, read_image, read_label_map
+from mmcyclic.datasets.io import IMAGE_SUFFIXES, LABEL_SUFFIXES, read_image, read_label_map
 
 from .splits import SPLITS, seeded_split
 from .writer import Loaded, Sample, Skip, write_dataset
 
 PathLike = Union[str, os.PathLike]
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
 
 
 def _group_by_stem(folder: Path, suffixes: Tuple[str, ...],

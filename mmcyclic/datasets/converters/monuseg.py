@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from mmcyclic.datasets.io import LABEL_SUFFIXES, read_image, read_label_map
+from mmcyclic.datasets.io import (IMAGE_SUFFIXES, LABEL_SUFFIXES, TIFF_SUFFIXES, read_image,
+                                  read_label_map)
 
 from .monuseg_xml import xml_to_label_map
 from .splits import seeded_choice
@@ -44,7 +45,9 @@ KUMAR_TEST_IDS = (
     'TCGA-G2-A2EK-01A-02-TSB', 'TCGA-G9-6362-01Z-00-DX1', 'TCGA-KB-A93J-01A-01-TS1',
     'TCGA-NH-A8F7-01A-01-TS1', 'TCGA-RD-A8N9-01A-01-TS1')
 NUM_VAL = 4
-IMAGE_SUFFIXES = ('.tif', '.tiff', '.png')
+# The MoNuSeg archives hold TIFF images (PNG in converted copies): the subset of
+# IMAGE_SUFFIXES looked for, TIFF first so that a .tif wins over a .png of the same stem.
+MONUSEG_IMAGE_SUFFIXES = tuple(s for s in TIFF_SUFFIXES + ('.png', ) if s in IMAGE_SUFFIXES)
 
 
 IMAGE_DIRS = ('train/images', 'images', 'Tissue Images', 'Tissue_Images')
@@ -84,7 +87,7 @@ def _layout_in(folder: Path) -> Optional[MonusegLayout]:
     if images is not None:
         return MonusegLayout(folder, images, _first_dir(folder, XML_DIRS),
                              _first_dir(folder, LABEL_MAP_DIRS))
-    if _has_files(folder, IMAGE_SUFFIXES):  # the official test archive: side by side
+    if _has_files(folder, MONUSEG_IMAGE_SUFFIXES):  # the official test archive: side by side
         return MonusegLayout(folder, folder, folder if _has_files(folder, ('.xml', )) else None,
                              None)
     return None
@@ -269,7 +272,7 @@ def monuseg_samples(src: PathLike, from_xml: bool = False, val_seed: int = 0,
     ann_dirs: Dict[str, Path] = {}
     for layout in layouts:
         ann_dir = _annotation_dir(layout, from_xml)
-        images.append(_by_stem(layout.images, IMAGE_SUFFIXES))
+        images.append(_by_stem(layout.images, MONUSEG_IMAGE_SUFFIXES))
         annotations.update(_by_stem(ann_dir, ('.xml', ) if from_xml else LABEL_SUFFIXES))
         ann_dirs.update(dict.fromkeys(images[-1], ann_dir))
     if test_src is not None:

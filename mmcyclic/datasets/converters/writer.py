@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from mmcyclic.datasets.coco_format import label_map_to_annotations, make_coco, w
 from mmcyclic.datasets.io import ImageReadError, write_image, write_label_map
 from mmcyclic.datasets.patches import crop_patch, patch_origins
 from mmcyclic.utils.atomic import atomic_write_json
+from mmcyclic.utils.progress import Progress
 
 from .splits import SPLITS
 
@@ -109,28 +109,6 @@ class Skip:
 
 
 SampleLike = Union[Sample, Skip, Tuple[str, np.ndarray, np.ndarray, str]]
-
-
-class _TextProgress:
-    """Fallback progress display when mmengine is not installed."""
-
-    def __init__(self, total: int) -> None:
-        self.total, self.done = total, 0
-
-    def update(self) -> None:
-        self.done += 1
-        end = '\n' if self.done == self.total else ''
-        print(f'\r[{self.done}/{self.total or "?"}]', end=end, file=sys.stderr, flush=True)
-
-
-def _progress_bar(total: int, show: bool) -> Any:
-    if not show:
-        return None
-    try:
-        from mmengine.utils import ProgressBar
-    except ImportError:  # mmengine is optional for data preparation
-        return _TextProgress(total)
-    return ProgressBar(total)
 
 
 def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
@@ -351,7 +329,7 @@ def write_dataset(samples: Iterable[SampleLike],
         overwrite: Replace an earlier conversion in ``out_dir`` (its files that
             this run does not write again are deleted). Without it an existing
             conversion raises ``FileExistsError``.
-        progress: Show a progress bar.
+        progress: Show a progress bar (:class:`~mmcyclic.utils.progress.Progress`).
 
     Returns:
         The ``conversion_log.json`` content; ``log['summary']`` holds the totals.
@@ -364,7 +342,7 @@ def write_dataset(samples: Iterable[SampleLike],
     entries: Dict[str, Dict[str, Any]] = {}
     skipped: Dict[str, str] = {}
     no_annotation: List[str] = []
-    bar = _progress_bar(len(items), progress)
+    bar = Progress(len(items), progress, desc=name, unit='image')
     for item in items:
         sample = _as_sample(item)
         entry = _convert_one(sample, entries, writer)
@@ -376,10 +354,8 @@ def write_dataset(samples: Iterable[SampleLike],
             skipped[key] = entry['reason']
             logger.warning('skipped %s (%s): %s', sample.id, entry['reason'], entry['message'])
         entries[key] = entry
-        if bar is not None:
-            bar.update()
-    if bar is not None and not isinstance(bar, _TextProgress):
-        sys.stdout.write('\n')
+        bar.update()
+    bar.close()
     images_per_split = writer.finish(name)
     written_entries = [e for e in entries.values() if e['status'] == 'written']
     summary = {

@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmcyclic.relevance.tiling import hann_window, tiled_relevance, window_origins
+from mmcyclic.relevance.window_blending import hann_window, tiled_relevance, window_origins
 
 
 def _image(height, width, seed=0):

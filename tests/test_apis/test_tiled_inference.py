@@ -1,8 +1,8 @@
-"""Tiled inference machinery (:mod:`mmcyclic.apis.tiling`) with a deterministic fake detector."""
+"""Tiled inference (:mod:`mmcyclic.apis.tiled_inference`) with a deterministic fake detector."""
 import numpy as np
 import pytest
 
-from mmcyclic.apis.tiling import ArraySource, segment_tiled, tile_windows
+from mmcyclic.apis.tiled_inference import ArraySource, segment_tiled, tile_windows
 
 from apis_helpers import GroundTruthDetector, max_extent, same_partition
 
