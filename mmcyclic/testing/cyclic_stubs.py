@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from mmcyclic.datasets.label_sets import seed_set_from_label_maps
 from mmcyclic.engine import cyclic_loop
 from mmcyclic.engine.loop_state import unwrap
 from mmcyclic.engine.self_training_loop import SelfTrainingLoop
@@ -174,24 +175,16 @@ class CyclicStubs:
                           cycle, info, **kwargs) -> SeedExtraction:
         self._record('seeds', cycle, classifier=classifier['stub_classifier'], out=out,
                      relevance=relevance, image_ids=[im['id'] for im in image_infos])
-        results, annotations = {}, []
+        results, maps = {}, {}
         for image in image_infos:
             seeds = (np.zeros((image['height'], image['width']), np.int32)
                      if self.seed_map is None else np.asarray(self.seed_map, np.int32))
-            ids = [int(i) for i in np.unique(seeds) if i]
-            results[str(image.get('source_id', image['id']))] = SeedResult(
-                seeds, scores=[1.0] * len(ids))
-            annotations += [dict(id=len(annotations) + 1, image_id=image['id'], category_id=1)
-                            for _ in ids]
-        coco = dict(images=list(image_infos), annotations=annotations,
-                    categories=[dict(id=1, name='nucleus')],
-                    info=dict(info, cycle=cycle, num_seeds=len(annotations),
-                              images_without_seeds=[s for s, r in results.items()
-                                                    if not r.num_seeds]))
-        os.makedirs(osp.dirname(out), exist_ok=True)
-        with open(out, 'w', encoding='utf-8') as handle:
-            json.dump(coco, handle)
-        return SeedExtraction(coco=coco, results=results)
+            scores = [1.0] * len([i for i in np.unique(seeds) if i])
+            results[str(image.get('source_id', image['id']))] = SeedResult(seeds, scores=scores)
+            maps[image['id']] = (seeds, scores)
+        seed_set = seed_set_from_label_maps(image_infos, maps, dict(info, cycle=cycle))
+        seed_set.save(out)
+        return SeedExtraction(seed_set, results)
 
     # -- unit 3 ----------------------------------------------------------------------
     def _self_training_class(self) -> type:
