@@ -43,9 +43,9 @@ def _model(stain_prior: bool):
     init_default_scope('mmdet')
     cfg = Config.fromfile(str(REPO / 'configs' / '_base_' / 'models' /
                               'mask_rcnn_r18_fpn.py')).model
-    cfg = as_label_set_model(cfg)
-    if stain_prior:
-        cfg.train_cfg.ignore_unlabelled_stain_blobs = dict(min_area=30, max_area=2000)
+    cfg = as_label_set_model(cfg)  # the weak configs' default: the stain prior on
+    cfg.train_cfg.ignore_unlabelled_stain_blobs = (dict(min_area=30, max_area=2000)
+                                                   if stain_prior else None)
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.init_weights()
@@ -118,3 +118,16 @@ def test_confident_negatives_are_not_sampled_and_true_background_is():
     assign.gt_inds = torch.tensor([1, 0, 0, 0])
     assert sorted(plain.sample(assign, InstanceData(priors=priors), gt).neg_inds.tolist()) == [
         1, 2, 3]
+
+
+@pytest.mark.parametrize('config', ['cyclic_r50_monu.py', 'cyclic_swin_monu.py',
+                                    'cyclic_r18_synthetic.py', 'self_training_r18_monu_gt20.py'])
+def test_weak_configs_default_to_the_stain_prior_and_the_paper_loss_stays_selectable(config):
+    cfg = Config.fromfile(str(REPO / 'configs' / config))
+    assert cfg.model.train_cfg.ignore_unlabelled_stain_blobs == dict(min_area=30, max_area=2000)
+    assert cfg.model.train_cfg.rcnn.sampler.type == 'RandomSampler'   # recalibration: opt-in
+    literal = Config.fromfile(str(REPO / 'configs' / 'sparse_labels' / 'gt20_paper_loss.py'))
+    assert literal.model.ignore_other_sets is False
+    assert literal.model.train_cfg.ignore_unlabelled_stain_blobs is None
+    init_default_scope('mmdet')
+    assert MODELS.build(literal.model).train_cfg.get('ignore_unlabelled_stain_blobs') is None
