@@ -121,7 +121,7 @@ def test_confident_negatives_are_not_sampled_and_true_background_is():
 
 
 @pytest.mark.parametrize('config', ['cyclic_r50_monu.py', 'cyclic_swin_monu.py',
-                                    'cyclic_r18_synthetic.py', 'self_training_r18_monu_gt20.py'])
+                                    'cyclic_r18_monu.py', 'self_training_r18_monu_gt20.py'])
 def test_weak_configs_default_to_the_stain_prior_and_the_paper_loss_stays_selectable(config):
     cfg = Config.fromfile(str(REPO / 'configs' / config))
     assert cfg.model.train_cfg.ignore_unlabelled_stain_blobs == dict(min_area=30, max_area=2000)
