@@ -20,7 +20,8 @@ RELEVANCE=${RELEVANCE:-work_dirs/i14/rel_plain_train}
 ROWS=("$@")
 if [[ ${#ROWS[@]} -eq 0 ]]; then
     ROWS=(full_supervision gt20_paper_loss gt20_ignore_other_sets gt20_stain_prior
-          gt20_confident_negatives lrp_paper_seeds lrp_score_seeds lrp_default_seeds)
+          gt20_confident_negatives lrp_paper_seeds lrp_score_seeds lrp_default_seeds
+          lrp_default_seeds_stain_prior)
 fi
 TRAIN_ANN=data/monuseg/annotations/instances_train_full.json
 

@@ -14,8 +14,8 @@ TRAIN_PATCHES=${TRAIN_PATCHES:-128}
 EPOCHS=${EPOCHS:-6}
 SEEDS=${SEEDS:-0 1}
 ROWS=${ROWS:-full_supervision gt20_paper_loss gt20_ignore_other_sets gt20_stain_prior
-      gt20_confident_negatives gt20_stain_prior_confident_negatives lrp_score_seeds
-      lrp_default_seeds lrp_default_seeds_stain_prior lrp_default_seeds_confident_negatives}
+      gt20_confident_negatives lrp_paper_seeds lrp_score_seeds lrp_default_seeds
+      lrp_default_seeds_stain_prior}
 OUT=${OUT:-/tmp/out}
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl || exit 1
