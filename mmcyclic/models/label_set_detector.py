@@ -79,6 +79,41 @@ def with_ignored_boxes(sample: DetDataSample, boxes: Tensor) -> InstanceData:
     return InstanceData(bboxes=bboxes, labels=labels)
 
 
+def ignored_pixel_mask(data_samples: Sequence[DetDataSample], shape: Tuple[int, int],
+                       device: Optional[torch.device] = None) -> Tensor:
+    """Pixels a dense loss must not count: the ignored instances' boxes, filled.
+
+    Dense back-ends (per-pixel losses) honour ``ignored_instances`` by giving
+    the pixels of their boxes zero weight; pixels of the set's own instances
+    (``gt_instances.masks``) always count.
+
+    Args:
+        data_samples: Samples as :func:`select_label_set` returns them.
+        shape: ``(H, W)`` of the loss maps (the padded batch shape).
+        device: Device of the result (default: CPU).
+
+    Returns:
+        ``(N, H, W)`` bool tensor, True = ignore.
+    """
+    height, width = shape
+    ignored = torch.zeros((len(data_samples), height, width), dtype=torch.bool, device=device)
+    for index, sample in enumerate(data_samples):
+        instances = sample.get('ignored_instances')
+        if instances is None or not len(instances):
+            continue
+        boxes = get_box_tensor(instances.bboxes).detach().float().cpu()
+        x1, y1 = boxes[:, 0].floor().clamp(0, width), boxes[:, 1].floor().clamp(0, height)
+        x2, y2 = boxes[:, 2].ceil().clamp(0, width), boxes[:, 3].ceil().clamp(0, height)
+        for left, top, right, bottom in zip(x1.long(), y1.long(), x2.long(), y2.long()):
+            ignored[index, top:bottom, left:right] = True
+        own = sample.gt_instances.get('masks')
+        if own is not None and len(own):
+            own_pixels = own.to_tensor(torch.bool, ignored.device).any(dim=0)
+            h, w = min(height, own_pixels.shape[0]), min(width, own_pixels.shape[1])
+            ignored[index, :h, :w] &= ~own_pixels[:h, :w]
+    return ignored
+
+
 def _as_one_class(instances):
     instances.labels = torch.zeros_like(instances.labels)
     return instances
@@ -100,9 +135,11 @@ def weighted_loss_sum(loss_dicts: Sequence[LossDict], weights: Sequence[float]) 
 
 
 class LabelSetLossMixin:
-    """Loss over weighted label sets for any mmdet two-stage detector.
+    """Loss over weighted label sets for any back-end.
 
-    Mix in before the detector class (``class X(LabelSetLossMixin, MaskRCNN)``).
+    Mix in before the detector class (``class X(LabelSetLossMixin, MaskRCNN)``)
+    and implement :meth:`loss_from_features` (one set's losses from the shared
+    features); call :meth:`set_label_sets` in ``__init__``.
     ``label_set_weights[k]`` weights set ``k``; a zero weight skips the set
     (the teacher of Eq. 1 uses ``(1, 0)``). With ``ignore_other_sets`` each
     set's loss ignores the other sets' instances as negatives.
@@ -156,6 +193,50 @@ class LabelSetLossMixin:
 
     def loss_from_features(self, feats: Tuple[Tensor, ...],
                            batch_data_samples: Sequence[DetDataSample]) -> LossDict:
+        """The back-end's losses for one label set, after ``extract_feat``.
+
+        ``batch_data_samples`` hold only that set's instances (labels 0) and, in
+        ``ignored_instances``, the boxes that must be neither positive nor
+        negative (the other sets' nuclei, unlabelled stain blobs). Each back-end
+        implements it; dense heads can rasterise the ignored boxes with
+        :func:`ignored_pixel_mask`.
+        """
+        raise NotImplementedError(f'{type(self).__name__} must implement loss_from_features')
+
+    def set_label_sets(self, label_set_weights: Sequence[float], label_set_names: Sequence[str],
+                       ignore_other_sets: bool) -> None:
+        """Validate and store the label-set arguments every back-end takes."""
+        if len(label_set_weights) != len(label_set_names):
+            raise ValueError('label_set_weights and label_set_names must have the same length')
+        self.label_set_weights = tuple(float(w) for w in label_set_weights)
+        self.label_set_names = tuple(label_set_names)
+        self.ignore_other_sets = bool(ignore_other_sets)
+
+
+@MODELS.register_module()
+class LabelSetMaskRCNN(LabelSetLossMixin, MaskRCNN):
+    """Mask R-CNN trained on weighted label sets with one backbone pass.
+
+    Args:
+        label_set_weights: Weight of each label set (``(α, 1 − α)``).
+        label_set_names: Names used in the logged per-set totals.
+        ignore_other_sets: Each set's loss ignores the other sets' instances
+            as negatives (True, default; needs
+            :class:`~mmcyclic.models.task_modules.MaxIoUAssignerWithIgnoredInstances`
+            in ``train_cfg.rpn`` and ``train_cfg.rcnn``), or takes Eq. 2
+            literally (False).
+        **kwargs: :class:`mmdet.models.MaskRCNN` arguments.
+    """
+
+    def __init__(self, *args, label_set_weights: Sequence[float] = (0.66, 0.34),
+                 label_set_names: Sequence[str] = ('M', 'M_prime'),
+                 ignore_other_sets: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.set_label_sets(label_set_weights, label_set_names, ignore_other_sets)
+        self.check_assigners_ignore_other_sets()
+
+    def loss_from_features(self, feats: Tuple[Tensor, ...],
+                           batch_data_samples: Sequence[DetDataSample]) -> LossDict:
         """mmdet's ``TwoStageDetector.loss`` after ``extract_feat``."""
         losses: LossDict = {}
         if self.with_rpn:
@@ -188,30 +269,3 @@ class LabelSetLossMixin:
                 f'{", ".join(wrong)} is not one: set type=\'MaxIoUAssignerWithIgnoredInstances\' '
                 'there (as configs/_base_/weak_supervision.py does), or ignore_other_sets=False '
                 '(and no stain prior) for the literal Eq. 2 loss.')
-
-
-@MODELS.register_module()
-class LabelSetMaskRCNN(LabelSetLossMixin, MaskRCNN):
-    """Mask R-CNN trained on weighted label sets with one backbone pass.
-
-    Args:
-        label_set_weights: Weight of each label set (``(α, 1 − α)``).
-        label_set_names: Names used in the logged per-set totals.
-        ignore_other_sets: Each set's loss ignores the other sets' instances
-            as negatives (True, default; needs
-            :class:`~mmcyclic.models.task_modules.MaxIoUAssignerWithIgnoredInstances`
-            in ``train_cfg.rpn`` and ``train_cfg.rcnn``), or takes Eq. 2
-            literally (False).
-        **kwargs: :class:`mmdet.models.MaskRCNN` arguments.
-    """
-
-    def __init__(self, *args, label_set_weights: Sequence[float] = (0.66, 0.34),
-                 label_set_names: Sequence[str] = ('M', 'M_prime'),
-                 ignore_other_sets: bool = True, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if len(label_set_weights) != len(label_set_names):
-            raise ValueError('label_set_weights and label_set_names must have the same length')
-        self.label_set_weights = tuple(float(w) for w in label_set_weights)
-        self.label_set_names = tuple(label_set_names)
-        self.ignore_other_sets = bool(ignore_other_sets)
-        self.check_assigners_ignore_other_sets()

@@ -16,7 +16,7 @@ from mmdet.structures.bbox import bbox_overlaps
 from scipy import ndimage
 from skimage.color import rgb2hed
 from skimage.filters import threshold_otsu
-from skimage.morphology import binary_opening, disk
+from skimage.morphology import disk, opening
 
 
 def hematoxylin_blob_boxes(image_rgb: np.ndarray, min_area: int = 30, max_area: int = 2000,
@@ -43,7 +43,7 @@ def hematoxylin_blob_boxes(image_rgb: np.ndarray, min_area: int = 30, max_area: 
         threshold = threshold_otsu(hematoxylin)
     mask = hematoxylin > threshold
     if opening_radius:
-        mask = binary_opening(mask, disk(opening_radius))
+        mask = opening(mask, disk(opening_radius))
     labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
     if not count:
         return np.zeros((0, 4), np.float32)

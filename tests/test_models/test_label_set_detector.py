@@ -76,3 +76,41 @@ def test_select_label_set_keeps_only_that_set_with_label_zero():
             assert len(picked.gt_instances) == int((original == index).sum())
             assert (picked.gt_instances.labels == 0).all()
     assert all(torch.equal(a, s.gt_instances.labels) for a, s in zip(before, samples))
+
+
+def test_ignored_pixel_mask_fills_ignored_boxes_but_keeps_own_nuclei():
+    """Dense back-ends ignore the other sets' boxes, never their own set's pixels."""
+    from mmdet.structures import DetDataSample
+    from mmdet.structures.mask import BitmapMasks
+    from mmengine.structures import InstanceData
+
+    from mmcyclic.models import ignored_pixel_mask
+    own = torch.zeros((1, 12, 16), dtype=torch.uint8)
+    own[0, 2:5, 3:6] = 1  # overlaps the first ignored box
+    sample = DetDataSample()
+    sample.gt_instances = InstanceData(masks=BitmapMasks(own.numpy(), 12, 16),
+                                       labels=torch.zeros(1, dtype=torch.long))
+    sample.ignored_instances = InstanceData(
+        bboxes=torch.tensor([[2.0, 1.0, 6.0, 4.0], [10.2, 8.0, 20.0, 14.0]]),
+        labels=torch.zeros(2, dtype=torch.long))
+    empty = DetDataSample()
+    empty.gt_instances = InstanceData(labels=torch.zeros(0, dtype=torch.long))
+
+    mask = ignored_pixel_mask([sample, empty], (12, 16))
+
+    expected = torch.zeros((12, 16), dtype=torch.bool)
+    expected[1:4, 2:6] = True
+    expected[2:4, 3:6] = False  # the set's own nucleus
+    expected[8:12, 10:16] = True  # clipped to the map, box edges rounded outwards
+    assert torch.equal(mask[0], expected)
+    assert not mask[1].any()
+
+
+def test_a_back_end_without_its_own_loss_from_features_fails_loudly():
+    from mmcyclic.models import LabelSetLossMixin
+
+    class Incomplete(LabelSetLossMixin):
+        pass
+
+    with pytest.raises(NotImplementedError, match='Incomplete'):
+        Incomplete().loss_from_features((), [])
