@@ -59,7 +59,7 @@ for row in "${ROWS[@]}"; do
         echo "== $work: train ($(date +%T))"
         "$PY" tools/train.py "$config" --work-dir "$work" "${resume[@]}" \
             --cfg-options randomness.seed="$seed"
-        if [[ $row == full_supervision ]]; then
+        if [[ $row == full_supervision* ]]; then
             ckpt=$(ls "$work"/best_nuclei_pixel_dice_epoch_*.pth | head -n 1)
         else
             ckpt="$work/self_training/best_student.pth"
