@@ -1,10 +1,11 @@
 """Stand-ins for the expensive units of :class:`mmcyclic.engine.CyclicLoop`.
 
-:class:`CyclicStubs` replaces, in :mod:`mmcyclic.engine.cyclic_loop`,
+:class:`CyclicStubs` replaces
 
-* the classifier's child ``Runner`` (unit 1),
-* ``load_classifier`` and ``extract_seed_set`` (unit 2, relevance seeds),
-* ``SelfTrainingLoop`` (unit 3),
+* the classifier's child ``Runner`` (unit 1, in :mod:`mmcyclic.engine.classifier_step`),
+* ``load_classifier`` and ``extract_seed_set`` (unit 2, relevance seeds, in
+  :mod:`mmcyclic.engine.seed_step`),
+* ``SelfTrainingLoop`` (unit 3, in :mod:`mmcyclic.engine.cyclic_loop`),
 
 and wraps ``CyclicLoop._hand_back`` (unit 4, which stays real: it only moves
 tensors between two small checkpoints). Every stub records its call in
@@ -27,7 +28,7 @@ import torch
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmcyclic.datasets.label_sets import seed_set_from_label_maps
-from mmcyclic.engine import cyclic_loop
+from mmcyclic.engine import classifier_step, cyclic_loop, seed_step
 from mmcyclic.engine.loop_state import unwrap
 from mmcyclic.engine.self_training_loop import SelfTrainingLoop
 from mmcyclic.seeds.extract import SeedExtraction
@@ -98,11 +99,11 @@ class CyclicStubs:
     calls: List[Tuple[str, int, Dict[str, Any]]] = field(default_factory=list)
 
     def install(self, setattr_: Callable[[Any, str, Any], None]) -> 'CyclicStubs':
-        """Patch :mod:`mmcyclic.engine.cyclic_loop` with ``setattr_`` (e.g. pytest's
+        """Patch the units' modules with ``setattr_`` (e.g. pytest's
         ``monkeypatch.setattr``, which undoes it after the test)."""
-        setattr_(cyclic_loop, 'Runner', self._classifier_runner_class())
-        setattr_(cyclic_loop, 'load_classifier', self._load_classifier)
-        setattr_(cyclic_loop, 'extract_seed_set', self._extract_seed_set)
+        setattr_(classifier_step, 'Runner', self._classifier_runner_class())
+        setattr_(seed_step, 'load_classifier', self._load_classifier)
+        setattr_(seed_step, 'extract_seed_set', self._extract_seed_set)
         setattr_(cyclic_loop, 'SelfTrainingLoop', self._self_training_class())
         real_hand_back = _REAL_HAND_BACK
 
