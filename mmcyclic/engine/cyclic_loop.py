@@ -16,9 +16,8 @@ classifier epoch or self-training phase):
 3. **self_training** — :class:`SelfTrainingLoop` in ``cycle_i/``; its best
    model (teacher or student, ``cycle_i/best_student.pth``) is the cycle's
    result.
-4. **hand_back** (:meth:`CyclicLoop._hand_back`, with
-   :func:`~mmcyclic.models.backbone_transfer.classifier_with_backbone_of`) —
-   the classifier the next cycle starts from (``cycle_i/next_classifier.pth``).
+4. **hand_back** (:class:`~.hand_back_step.HandBackStep`) — the classifier
+   the next cycle starts from (``cycle_i/next_classifier.pth``).
 
 The loop keeps the orchestration, the state file and the counters; the units
 hold the work.
@@ -52,14 +51,12 @@ from typing import Any, Dict, List, Optional
 
 import torch
 from mmdet.registry import LOOPS
-from mmengine.dist import barrier, broadcast_object_list, get_rank
 from mmengine.runner import BaseLoop, load_checkpoint
 
-from mmcyclic.models.backbone_transfer import classifier_with_backbone_of
-from mmcyclic.utils.atomic import atomic_open
 from mmcyclic.utils.config import ConfigError, check_keys, constructor_arguments
 
 from .classifier_step import ClassifierStep
+from .hand_back_step import HandBackStep
 from .loop_state import StateFile, save_weights, unwrap
 from .seed_step import SeedStep
 from .self_training_loop import SelfTrainingLoop
@@ -130,10 +127,11 @@ class CyclicLoop(BaseLoop):
             raise ValueError(f'CyclicLoop: max_cycles must be >= 1, got {max_cycles}')
         self.dataloader_cfg = copy.deepcopy(dataloader)
         self.self_training_cfg = dict(self_training)
-        # The units of Fig. 1 (self-training is a SelfTrainingLoop per cycle; hand-back a method).
+        # The units of Fig. 1 (self-training: a SelfTrainingLoop per cycle, see _self_train).
         self.classifier = ClassifierStep(runner, **classifier)
         self.seeds = SeedStep(runner, seeds, self.classifier.load_config,
                               self.dataloader_cfg['dataset'].get('data_root', ''))
+        self.hand_back = HandBackStep(runner, mode, share_backbone=SHARING[mode][1])
         self.max_cycles = max_cycles
         self.mode = mode
         self.min_improvement = min_improvement
@@ -240,7 +238,7 @@ class CyclicLoop(BaseLoop):
         summary = self._self_train(cycle, classifier, initial_weights)
         best = osp.join(cycle_dir, 'best_student.pth')
         if 'hand_back' not in units and cycle < self.max_cycles:
-            units['hand_back'] = self._hand_back(cycle, classifier, best)
+            units['hand_back'] = self.hand_back(cycle, classifier, best, cycle_dir)
             self._state.write(state)
         selected = summary['selected']
         phases = {p['name']: p for p in summary['phases']}
@@ -273,39 +271,6 @@ class CyclicLoop(BaseLoop):
             self._iter_offset += loop.iter
             self._active = None
         return summary
-
-    # -- unit 4: hand-back -------------------------------------------------------------
-    def _hand_back(self, cycle: int, classifier_checkpoint: str,
-                   best_checkpoint: str) -> Dict[str, Any]:
-        """The classifier cycle ``cycle + 1`` starts from (with the best f^S backbone or not)."""
-        _, back_to_front = SHARING[self.mode]
-        if not back_to_front:
-            self.runner.logger.info(f'cyclic: cycle {cycle + 1} classifier continues from cycle '
-                                    f'{cycle}\'s ({self.mode}: no weights from the back-end)')
-            return dict(checkpoint=classifier_checkpoint, backbone_from=None, backbone_tensors=0)
-        if not osp.isfile(best_checkpoint):
-            raise ValueError(f'cyclic: cycle {cycle} selected no model ({best_checkpoint} is '
-                             'missing: no phase has a validation score), so there is no backbone '
-                             "to hand back; give the runner a val_dataloader or use "
-                             "self_training.selection='agreement' with at least one student")
-        out = osp.join(self._cycle_dir(cycle), 'next_classifier.pth')
-        record: List[Dict[str, Any]] = [{}]
-        if get_rank() == 0:
-            weights, replaced = classifier_with_backbone_of(classifier_checkpoint, best_checkpoint)
-            with atomic_open(out, 'wb') as handle:
-                torch.save(dict(state_dict=weights,
-                                meta=dict(cycle=cycle + 1, mode=self.mode,
-                                          classifier=classifier_checkpoint,
-                                          backbone_from=best_checkpoint,
-                                          backbone_tensors=replaced)), handle)
-            record[0] = dict(checkpoint=out, backbone_from=best_checkpoint,
-                             backbone_tensors=replaced)
-            self.runner.logger.info(
-                f'cyclic: cycle {cycle + 1} classifier = cycle {cycle}\'s classifier with '
-                f'{replaced} backbone tensors of {best_checkpoint} -> {out}')
-        broadcast_object_list(record)
-        barrier()
-        return record[0]
 
     # -- stopping and selection ---------------------------------------------------
     def _converged(self) -> bool:
