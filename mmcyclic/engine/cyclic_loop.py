@@ -75,18 +75,18 @@ class CyclicLoop(BaseLoop):
     """Front-end classifier → seeds → self-training, repeated with weight sharing.
 
     Args:
-        runner: The detector's runner; its model is a label-set detector
+        runner (Runner): The detector's runner; its model is a label-set detector
             (:class:`mmcyclic.models.LabelSetMaskRCNN`) whose backbone is the
             same registered module as the classifier's.
-        dataloader: The detector's training dataloader config (patches of the
+        dataloader (dict): The detector's training dataloader config (patches of the
             training images), handed to :class:`SelfTrainingLoop`.
-        classifier: ``dict(config=PATH, cfg_options=dict(...))``: the
+        classifier (dict): ``dict(config=PATH, cfg_options=dict(...))``: the
             classifier's full mmpretrain config (trainable alone with
             ``tools/train.py``). A relative path is looked up from the
             current folder, then beside the cyclic config.
-        self_training: Keyword arguments of :class:`SelfTrainingLoop`
+        self_training (dict): Keyword arguments of :class:`SelfTrainingLoop`
             (``num_students``, ``teacher_epochs``, ``alpha``, ...).
-        seeds: Seed extraction: ``images_ann`` (whole-image COCO file of the
+        seeds (dict, optional): Seed extraction: ``images_ann`` (whole-image COCO file of the
             training images, default ``<data_root>/annotations/instances_train_full.json``),
             ``source`` (``'relevance'`` or ``'ground_truth'``), ``k`` (for
             ground truth), ``relevance`` (default: the classifier config's),
@@ -95,10 +95,10 @@ class CyclicLoop(BaseLoop):
             ``keep_relevance`` (save the maps as ``cycle_i/relevance/*.npy``).
             ``recipe`` keys override the classifier config's ``seed_recipe``
             one by one (the rest is kept).
-        max_cycles: Most cycles to run (the paper converges in about 4).
-        mode: ``'bilateral'``, ``'unilateral'`` or ``'seeds_only'`` (see the
+        max_cycles (int): Most cycles to run (the paper converges in about 4).
+        mode (str): ``'bilateral'``, ``'unilateral'`` or ``'seeds_only'`` (see the
             module docstring's table).
-        min_improvement: Stop when a cycle's validation Dice exceeds the
+        min_improvement (float, optional): Stop when a cycle's validation Dice exceeds the
             previous cycle's by less than this (None: run ``max_cycles``).
     """
 
@@ -162,10 +162,12 @@ class CyclicLoop(BaseLoop):
     # -- counters read by mmengine's hooks ------------------------------------
     @property
     def epoch(self) -> int:
+        """Self-training epochs finished, over all cycles."""
         return self._epoch_offset + (self._active.epoch if self._active else 0)
 
     @property
     def iter(self) -> int:
+        """Self-training iterations finished, over all cycles."""
         return self._iter_offset + (self._active.iter if self._active else 0)
 
     @property
@@ -177,6 +179,7 @@ class CyclicLoop(BaseLoop):
 
     @property
     def max_iters(self) -> int:
+        """An estimate: :attr:`max_epochs` times the current dataloader's length."""
         return self.max_epochs * len(self.dataloader)
 
     @property
@@ -186,6 +189,7 @@ class CyclicLoop(BaseLoop):
 
     # -- the loop ---------------------------------------------------------------
     def run(self) -> torch.nn.Module:
+        """Run the cycles, skipping units finished earlier; the model ends as the best one."""
         runner = self.runner
         runner.call_hook('before_train')
         state = self._state.load(self.runner.cfg.get('resume', False))

@@ -1,4 +1,5 @@
-"""Choosing the result of a self-training run: the best of the teacher and the students.
+"""Choosing the result of a self-training run, the best of the teacher and the students, and
+writing it (:func:`write_selection`).
 
 The paper's "equal-or-better student": a student worse than its teacher is never chosen over
 it. Rules (``SELECTION_KEYS``): ``'val_dice'`` ranks by pixel Dice on the validation images

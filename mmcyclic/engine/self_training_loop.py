@@ -9,10 +9,14 @@ Phases, each a unit that is checkpointed and resumable:
    Fig. 1c), trained on ``α·L(M) + (1−α)·L(M')`` (Eq. 2), validated, then
    ``M ← M ∪ M'`` and the student becomes the teacher: it predicts the next M'.
 
-Everything a round uses is a file in ``<work_dir>/<out_dir>/``::
+Everything a round uses is a file in ``<work_dir>/<out_dir>/`` (the label sets and training
+files: :class:`~.round_files.RoundFiles`, each written once per run; M':
+:func:`~.pseudo_labels.write_pseudo_labels`; the result:
+:func:`~.phase_selection.write_selection`)::
 
     teacher/  student_1/ ...   checkpoint.pth, M.json, M_prime.json, union.json,
-                               train_patches.json (the patch-level training file)
+                               train_patches.json (the patch-level training file),
+                               predictions.json (the next phase's M')
     initial_weights.pth        the weights every student starts from
     state.json                 finished phases (what --resume skips)
     self_training.json         per-phase metrics, label-set sizes, selection
@@ -50,32 +54,32 @@ class SelfTrainingLoop(BaseLoop):
     """Teacher → N students on pseudo labels, one Runner, resumable per phase.
 
     Args:
-        runner: The runner; its model must be a label-set detector such as
+        runner (Runner): The runner; its model must be a label-set detector such as
             :class:`mmcyclic.models.LabelSetMaskRCNN`.
-        dataloader: Training dataloader config. Its dataset's ``ann_file`` is
+        dataloader (dict): Training dataloader config. Its dataset's ``ann_file`` is
             the patch-level file of the training images; its annotations are
             *not* used — every phase trains on label sets. Its ``indices``
             (a budget: the first N patches, or a list) choose the training
             patches once, from the file as written: every phase trains on
             them (those holding a label of the phase) and M' is predicted on
             exactly them (``training_patches.json``).
-        seed_file: Whole-image COCO seed set M (front-end seeds, or
+        seed_file (str): Whole-image COCO seed set M (front-end seeds, or
             ``tools/make_gt_seeds.py`` output).
-        num_students: Number of students N.
-        teacher_epochs: Epochs of the teacher phase.
-        student_epochs: Epochs of each student phase.
-        alpha: Weight of L(M) in Eq. 2.
-        score_thr: Teacher predictions scoring below are not pseudo labels.
-        merge_iou: Patch stitching parameter for pseudo labels.
-        union_iou_thr: A prediction overlapping an M mask at IoU >= this is
+        num_students (int): Number of students N.
+        teacher_epochs (int): Epochs of the teacher phase.
+        student_epochs (int): Epochs of each student phase.
+        alpha (float): Weight of L(M) in Eq. 2.
+        score_thr (float): Teacher predictions scoring below are not pseudo labels.
+        merge_iou (float): Patch stitching parameter for pseudo labels.
+        union_iou_thr (float): A prediction overlapping an M mask at IoU >= this is
             not added to M (see :func:`union_label_sets`).
-        backbone_checkpoint: Classifier (or detector) checkpoint whose
+        backbone_checkpoint (str, optional): Classifier (or detector) checkpoint whose
             backbone initialises the teacher and every student.
-        student_init: ``'initial'`` (fresh weights + backbone checkpoint) or
+        student_init (str): ``'initial'`` (fresh weights + backbone checkpoint) or
             ``'teacher'`` (continue from the teacher's weights).
-        selection: ``'val_dice'`` or ``'agreement'`` (see the module docstring).
-        out_dir: Folder under ``work_dir`` for this loop's files.
-        initial_weights: Checkpoint every phase starts from (before the
+        selection (str): ``'val_dice'`` or ``'agreement'`` (see the module docstring).
+        out_dir (str): Folder under ``work_dir`` for this loop's files.
+        initial_weights (str, optional): Checkpoint every phase starts from (before the
             backbone checkpoint is applied). By default the model's weights
             when the loop starts are saved and used; the cyclic loop passes
             one file so that every cycle starts from the same weights.
@@ -150,6 +154,7 @@ class SelfTrainingLoop(BaseLoop):
     # -- the counters mmengine's hooks read ---------------------------------
     @property
     def max_epochs(self) -> int:
+        """Epochs of the teacher and all students."""
         return self._max_epochs
 
     @property
@@ -159,10 +164,12 @@ class SelfTrainingLoop(BaseLoop):
 
     @property
     def epoch(self) -> int:
+        """Epochs finished, over all phases."""
         return self._epoch
 
     @property
     def iter(self) -> int:
+        """Iterations finished, over all phases."""
         return self._iter
 
     # -- the loop -------------------------------------------------------------
