@@ -1,4 +1,5 @@
-"""Choosing the result of a self-training run: the best of the teacher and the students.
+"""Choosing the result of a self-training run, the best of the teacher and the students, and
+writing it (:func:`write_selection`).
 
 The paper's "equal-or-better student": a student worse than its teacher is never chosen over
 it. Rules (``SELECTION_KEYS``): ``'val_dice'`` ranks by pixel Dice on the validation images
@@ -6,9 +7,13 @@ it. Rules (``SELECTION_KEYS``): ``'val_dice'`` ranks by pixel Dice on the valida
 predictions on the training images and its teacher's (the first teacher has no teacher, so
 this rule picks a student).
 """
-from typing import Dict, Optional, Sequence
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+from mmengine.dist import barrier, get_rank
+
+from mmcyclic.utils.atomic import atomic_copy, atomic_write_json
 
 # selection rule -> the phase record key it ranks by
 SELECTION_KEYS = {'val_dice': 'val_pixel_dice', 'agreement': 'agreement_aji'}
@@ -81,3 +86,30 @@ def select_phase(phases: Sequence[dict], selection: str, where: str, logger) -> 
                 + ', '.join(f'{name} {score:.4f}' for name, score in scores[selection].items()))
     return dict(selection=selection, selected=chosen, selected_by=selected,
                 selection_scores=scores)
+
+
+def write_selection(phases: List[dict], selection: str, alpha: float, out_dir: str,
+                    logger) -> dict:
+    """Select among ``phases``; rank 0 writes ``best_student.pth`` and ``self_training.json``.
+
+    Args:
+        phases (List[dict]): The phase records of the run, in order.
+        selection (str): The rule that decides (a key of ``SELECTION_KEYS``).
+        alpha (float): The run's α, recorded in the summary.
+        out_dir (str): The run's folder: ``best_student.pth`` (a copy of the chosen
+            phase's checkpoint, when one is chosen) and ``self_training.json`` go there.
+        logger: Receives :func:`select_phase`'s messages.
+
+    Returns:
+        dict: The summary written to ``self_training.json``: :func:`select_phase`'s keys,
+        ``alpha`` and ``phases``.
+    """
+    summary = dict(select_phase(phases, selection, out_dir, logger), alpha=alpha, phases=phases)
+    if get_rank() == 0:
+        chosen = summary['selected']
+        if chosen is not None:
+            best = next(p for p in phases if p['name'] == chosen)
+            atomic_copy(best['checkpoint'], osp.join(out_dir, 'best_student.pth'))
+        atomic_write_json(osp.join(out_dir, 'self_training.json'), summary, indent=2)
+    barrier()
+    return summary

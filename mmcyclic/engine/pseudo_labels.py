@@ -1,16 +1,16 @@
 """Pseudo labels: a model's predictions on every training image, stitched into whole images,
 as a label set (the next M'), and how well they agree with its teacher's."""
 from collections import defaultdict
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
-from mmengine.dist import collect_results, get_rank, get_world_size
+from mmengine.dist import barrier, broadcast_object_list, collect_results, get_rank, get_world_size
 from torch import nn
 from torch.utils.data import DataLoader
 
 from mmcyclic.datasets.coco_format import annotations_to_label_map
-from mmcyclic.datasets.label_sets import LabelSet, label_set_from_label_maps
+from mmcyclic.datasets.label_sets import LabelSet, label_set_from_label_maps, load_label_set
 from mmcyclic.evaluation.functional import aji, pixel_dice
 from mmcyclic.evaluation.metrics.nuclei_metric import tile_predictions_from_sample
 from mmcyclic.evaluation.stitching import TilePrediction, stitch_predictions_with_scores
@@ -103,3 +103,47 @@ def agreement_with_teacher(teacher: LabelSet,
         ajis.append(aji(theirs, mine))
     return dict(agreement_dice=float(np.mean(dices)) if dices else float('nan'),
                 agreement_aji=float(np.mean(ajis)) if ajis else float('nan'))
+
+
+def write_pseudo_labels(runner, dataloader_cfg: Dict[str, Any], m_set: LabelSet, out_file: str,
+                        round_index: int, score_thr: float, merge_iou: float,
+                        teacher_file: Optional[str] = None) -> Dict[str, Any]:
+    """The runner's model predicts the next M' on the training images; rank 0 writes it.
+
+    Args:
+        runner (Runner): Its model predicts; its logger gets a warning for images
+            without any prediction.
+        dataloader_cfg (dict): The training patches with the test pipeline.
+        m_set (LabelSet): The set the model trained on (the images of M').
+        out_file (str): Where M' goes (a phase's ``predictions.json``).
+        round_index (int): The round that trains on this M' minus one.
+        score_thr (float): Predictions scoring below are not pseudo labels.
+        merge_iou (float): Patch stitching parameter.
+        teacher_file (str, optional): The model's teacher's ``predictions.json``, to
+            score the agreement with (:func:`agreement_with_teacher`).
+
+    Returns:
+        Dict[str, Any]: on every rank, ``num_predicted``, ``images_without_prediction``
+        and, with a teacher, ``agreement_dice`` and ``agreement_aji``.
+    """
+    loader = runner.build_dataloader(dataloader_cfg, seed=runner.seed)
+    predictions = predict_whole_images(runner.model, loader, score_thr, merge_iou)
+    result: List[Dict[str, Any]] = [{}]
+    if get_rank() == 0:
+        m_prime, keyed = predictions_as_label_set(
+            m_set, predictions, info=dict(round=round_index + 1, label_set='M_prime',
+                                          score_thr=score_thr))
+        m_prime.save(out_file)
+        # The training patches may cover only some of the images (an `indices` budget).
+        empty = sum(1 for image_id, anns in m_prime.by_image().items()
+                    if image_id in keyed and not anns)
+        if empty:
+            runner.logger.warning(
+                f'self-training: the model predicted no nucleus above score {score_thr} '
+                f'on {empty} of the {len(keyed)} training images')
+        result[0] = dict(num_predicted=len(m_prime.annotations), images_without_prediction=empty)
+        if teacher_file is not None:
+            result[0].update(agreement_with_teacher(load_label_set(teacher_file), predictions))
+    broadcast_object_list(result)
+    barrier()
+    return result[0]

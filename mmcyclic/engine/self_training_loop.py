@@ -9,10 +9,14 @@ Phases, each a unit that is checkpointed and resumable:
    Fig. 1c), trained on ``α·L(M) + (1−α)·L(M')`` (Eq. 2), validated, then
    ``M ← M ∪ M'`` and the student becomes the teacher: it predicts the next M'.
 
-Everything a round uses is a file in ``<work_dir>/<out_dir>/``::
+Everything a round uses is a file in ``<work_dir>/<out_dir>/`` (the label sets and training
+files: :class:`~.round_files.RoundFiles`, each written once per run; M':
+:func:`~.pseudo_labels.write_pseudo_labels`; the result:
+:func:`~.phase_selection.write_selection`)::
 
     teacher/  student_1/ ...   checkpoint.pth, M.json, M_prime.json, union.json,
-                               train_patches.json (the patch-level training file)
+                               train_patches.json (the patch-level training file),
+                               predictions.json (the next phase's M')
     initial_weights.pth        the weights every student starts from
     state.json                 finished phases (what --resume skips)
     self_training.json         per-phase metrics, label-set sizes, selection
@@ -29,25 +33,20 @@ rules' scores and choices are in ``self_training.json`` (``selection_scores``,
 """
 import copy
 import os.path as osp
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional
 
 import numpy as np
 import torch
 from mmdet.registry import LOOPS
-from mmengine.dist import barrier, broadcast_object_list, get_rank
 from mmengine.runner import BaseLoop, load_checkpoint, set_random_seed
 
-from mmcyclic.datasets.label_sets import (LabelSet, load_label_set, patch_training_coco,
-                                          select_patches, union_label_sets)
 from mmcyclic.models.backbone_transfer import load_backbone
-from mmcyclic.utils.atomic import atomic_copy, atomic_write_json
 
-from .loop_state import StateFile, read_json, read_state_dict, save_weights, unwrap
+from .loop_state import StateFile, read_state_dict, save_weights, unwrap
 from .optim_wrapper import TrainingDiverged
-from .phase_selection import select_phase
-from .pseudo_labels import agreement_with_teacher, predict_whole_images, predictions_as_label_set
-
-SET_NAMES = ('M', 'M_prime')
+from .phase_selection import write_selection
+from .pseudo_labels import write_pseudo_labels
+from .round_files import RoundFiles
 
 
 @LOOPS.register_module()
@@ -55,32 +54,32 @@ class SelfTrainingLoop(BaseLoop):
     """Teacher → N students on pseudo labels, one Runner, resumable per phase.
 
     Args:
-        runner: The runner; its model must be a label-set detector such as
+        runner (Runner): The runner; its model must be a label-set detector such as
             :class:`mmcyclic.models.LabelSetMaskRCNN`.
-        dataloader: Training dataloader config. Its dataset's ``ann_file`` is
+        dataloader (dict): Training dataloader config. Its dataset's ``ann_file`` is
             the patch-level file of the training images; its annotations are
             *not* used — every phase trains on label sets. Its ``indices``
             (a budget: the first N patches, or a list) choose the training
             patches once, from the file as written: every phase trains on
             them (those holding a label of the phase) and M' is predicted on
             exactly them (``training_patches.json``).
-        seed_file: Whole-image COCO seed set M (front-end seeds, or
+        seed_file (str): Whole-image COCO seed set M (front-end seeds, or
             ``tools/make_gt_seeds.py`` output).
-        num_students: Number of students N.
-        teacher_epochs: Epochs of the teacher phase.
-        student_epochs: Epochs of each student phase.
-        alpha: Weight of L(M) in Eq. 2.
-        score_thr: Teacher predictions scoring below are not pseudo labels.
-        merge_iou: Patch stitching parameter for pseudo labels.
-        union_iou_thr: A prediction overlapping an M mask at IoU >= this is
+        num_students (int): Number of students N.
+        teacher_epochs (int): Epochs of the teacher phase.
+        student_epochs (int): Epochs of each student phase.
+        alpha (float): Weight of L(M) in Eq. 2.
+        score_thr (float): Teacher predictions scoring below are not pseudo labels.
+        merge_iou (float): Patch stitching parameter for pseudo labels.
+        union_iou_thr (float): A prediction overlapping an M mask at IoU >= this is
             not added to M (see :func:`union_label_sets`).
-        backbone_checkpoint: Classifier (or detector) checkpoint whose
+        backbone_checkpoint (str, optional): Classifier (or detector) checkpoint whose
             backbone initialises the teacher and every student.
-        student_init: ``'initial'`` (fresh weights + backbone checkpoint) or
+        student_init (str): ``'initial'`` (fresh weights + backbone checkpoint) or
             ``'teacher'`` (continue from the teacher's weights).
-        selection: ``'val_dice'`` or ``'agreement'`` (see the module docstring).
-        out_dir: Folder under ``work_dir`` for this loop's files.
-        initial_weights: Checkpoint every phase starts from (before the
+        selection (str): ``'val_dice'`` or ``'agreement'`` (see the module docstring).
+        out_dir (str): Folder under ``work_dir`` for this loop's files.
+        initial_weights (str, optional): Checkpoint every phase starts from (before the
             backbone checkpoint is applied). By default the model's weights
             when the loop starts are saved and used; the cyclic loop passes
             one file so that every cycle starts from the same weights.
@@ -109,22 +108,19 @@ class SelfTrainingLoop(BaseLoop):
             raise ValueError(f"selection must be 'val_dice' or 'agreement', got {selection!r}")
         if not 0 <= alpha <= 1:
             raise ValueError(f'alpha must be in [0, 1], got {alpha}')
-        self.train_dataloader_cfg = copy.deepcopy(dataloader)
-        # `indices` is resolved once against the patch file (see training_patches), not by
-        # each dataset after its own filtering, which differs between phases and prediction.
-        self.train_indices = self.train_dataloader_cfg['dataset'].pop('indices', None)
-        self.seed_file = seed_file
         self.num_students = num_students
         self.teacher_epochs = teacher_epochs
         self.student_epochs = student_epochs
         self.alpha = alpha
         self.score_thr = score_thr
         self.merge_iou = merge_iou
-        self.union_iou_thr = union_iou_thr
         self.backbone_checkpoint = backbone_checkpoint
         self.student_init = student_init
         self.selection = selection
         self.out_dir = osp.abspath(osp.join(runner.work_dir, out_dir))
+        # Reads (and checks) the seed file and the patch file now, so a bad one fails before
+        # any work; writes each phase's files when it is first used.
+        self.round_files = RoundFiles(dataloader, seed_file, self.out_dir, union_iou_thr)
         self._state = StateFile(osp.join(self.out_dir, 'state.json'),
                                 fresh=lambda: dict(epoch=0, iter=0, phases=[]),
                                 stale=[osp.join(self.out_dir, 'initial_weights.pth')], indent=2)
@@ -135,24 +131,7 @@ class SelfTrainingLoop(BaseLoop):
         self._phase: Optional[str] = None
         self.stop_training = False
         self.summary: Dict[str, Any] = {}
-        # Read (and checked) now, so a bad seed file fails before any work; written by run().
-        self._check_seeds(seed_file)
-        self.training_patches_file = osp.join(self.out_dir, 'training_patches.json')
-        self._training_patches = select_patches(read_json(self._patch_ann_file()),
-                                                self.train_indices)
         self._dataloader = None
-
-    @staticmethod
-    def _check_seeds(seed_file: str) -> None:
-        """An error naming ``seed_file`` if it holds no seed."""
-        seeds = load_label_set(seed_file)
-        if not seeds.annotations:
-            raise ValueError(
-                f'{seed_file}: the seed set holds no seed on any of its {len(seeds.images)} '
-                'images, so the teacher has nothing to learn from. For front-end seeds: no '
-                'relevance above the threshold passed the area filters; lower the recipe\'s '
-                'threshold or min_area, raise max_area, or train the classifier longer, and look '
-                'at the overlays (seeds keep_relevance=True, tools/extract_seeds.py --report-dir).')
 
     @property
     def dataloader(self):
@@ -160,28 +139,22 @@ class SelfTrainingLoop(BaseLoop):
 
         The Runner reads its length before :meth:`run` (by-epoch schedulers), so the first
         access builds the teacher's, writing the training patches and the teacher's round
-        files then rather than when the loop is constructed.
+        files then (once: the teacher phase trains on them) rather than in the constructor.
         """
         if self._dataloader is None:
-            self._write_training_patches()
-            teacher_file, _ = self._write_round_files(
-                osp.join(self.out_dir, 'teacher'), 0, load_label_set(self.seed_file), None)
-            self._dataloader = self._build_train_dataloader(teacher_file)
+            teacher_file, _ = self.round_files.write('teacher', 0,
+                                                     *self.round_files.label_sets(None))
+            self._dataloader = self.round_files.train_dataloader(self.runner, teacher_file)
         return self._dataloader
 
     @dataloader.setter
     def dataloader(self, dataloader) -> None:
         self._dataloader = dataloader
 
-    def _write_training_patches(self) -> None:
-        """Rank 0 writes ``training_patches.json`` (the patches M' is predicted on)."""
-        if get_rank() == 0:
-            atomic_write_json(self.training_patches_file, self._training_patches)
-        barrier()
-
     # -- the counters mmengine's hooks read ---------------------------------
     @property
     def max_epochs(self) -> int:
+        """Epochs of the teacher and all students."""
         return self._max_epochs
 
     @property
@@ -191,10 +164,12 @@ class SelfTrainingLoop(BaseLoop):
 
     @property
     def epoch(self) -> int:
+        """Epochs finished, over all phases."""
         return self._epoch
 
     @property
     def iter(self) -> int:
+        """Iterations finished, over all phases."""
         return self._iter
 
     # -- the loop -------------------------------------------------------------
@@ -214,7 +189,7 @@ class SelfTrainingLoop(BaseLoop):
             The summary also written to ``self_training.json``.
         """
         state = self._load_state()
-        self._write_training_patches()
+        self.round_files.write_training_patches()
         self._epoch, self._iter = state['epoch'], state['iter']
         initial_weights = self.initial_weights or osp.join(self.out_dir, 'initial_weights.pth')
         if not osp.isfile(initial_weights):
@@ -228,8 +203,7 @@ class SelfTrainingLoop(BaseLoop):
         for index, name in enumerate(phases):
             if name in done:
                 continue
-            previous = phases[index - 1] if index else None
-            record = self._run_phase(name, previous, done.get(previous))
+            record = self._run_phase(name, phases[index - 1] if index else None)
             state['phases'].append(record)
             done[name] = record
             state.update(epoch=self._epoch, iter=self._iter)
@@ -238,29 +212,20 @@ class SelfTrainingLoop(BaseLoop):
                 self.runner.logger.info(f'self-training: stop_training set after {name}: '
                                         'no further phase')
                 break
-        self._finish(state['phases'])
+        self.summary = write_selection(state['phases'], self.selection, self.alpha,
+                                       self.out_dir, self.runner.logger)
         return self.summary
 
-    def _run_phase(self, name: str, previous: Optional[str],
-                   previous_record: Optional[dict]) -> dict:
-        phase_dir = osp.join(self.out_dir, name)
-        if name == 'teacher':
-            m_set, m_prime = load_label_set(self.seed_file), None
-            weights = (1.0, 0.0)
-            epochs = self.teacher_epochs
-        else:
-            # M_{j-1} = union of what phase j-1 trained on; M'_j = what its model predicted.
-            prev_dir = osp.join(self.out_dir, previous)
-            m_set = load_label_set(osp.join(prev_dir, 'union.json'))
-            m_prime = load_label_set(osp.join(prev_dir, 'predictions.json'),
-                                     default_source='prediction')
-            weights = (self.alpha, 1.0 - self.alpha)
-            epochs = self.student_epochs
-        round_index = 0 if name == 'teacher' else int(name.split('_')[1])
+    def _run_phase(self, name: str, previous: Optional[str]) -> dict:
+        """Train phase ``name`` on M (and M' of ``previous``), validate, predict the next M'."""
+        m_set, m_prime = self.round_files.label_sets(previous)
+        teacher = previous is None
+        weights = (1.0, 0.0) if teacher else (self.alpha, 1.0 - self.alpha)
+        round_index = 0 if teacher else int(name.split('_')[1])
         # Each phase draws its crops and flips from its own seed, so a phase
         # rerun after --resume trains exactly as it would have without the kill.
         set_random_seed(self.runner.seed + round_index)
-        train_file, union_counts = self._write_round_files(phase_dir, round_index, m_set, m_prime)
+        train_file, union_counts = self.round_files.write(name, round_index, m_set, m_prime)
         self._init_weights(name, previous)
 
         self._phase = name
@@ -273,43 +238,27 @@ class SelfTrainingLoop(BaseLoop):
         self.runner.logger.info(
             f'self-training {name}: {len(m_set.annotations)} instances in M'
             + (f', {len(m_prime.annotations)} in M\'' if m_prime else '') + f', weights {weights}')
-        self._train_epochs(train_file, epochs)
+        self._train_epochs(train_file, self.teacher_epochs if teacher else self.student_epochs)
+        phase_dir = self.round_files.phase_dir(name)
         checkpoint = osp.join(phase_dir, 'checkpoint.pth')
         self.runner.save_checkpoint(phase_dir, 'checkpoint.pth', save_optimizer=False,
                                     save_param_scheduler=False)
         record = dict(name=name, round=round_index, checkpoint=checkpoint, weights=list(weights),
                       num_M=len(m_set.annotations),
                       num_M_prime=len(m_prime.annotations) if m_prime else 0,
-                      images_without_M=m_set.count_empty_images(), **union_counts)
-        record.update(self._validate(name))
-        record.update(self._predict(phase_dir, m_set, previous_record, round_index))
+                      images_without_M=empty, **union_counts)
+        record.update(self._validate())
+        # The model just trained is the next teacher: it predicts the next M' (and is scored
+        # by its agreement with its own teacher's predictions).
+        record.update(write_pseudo_labels(
+            self.runner, self.round_files.predict_dataloader_cfg(self.runner.cfg.val_dataloader),
+            m_set, osp.join(phase_dir, 'predictions.json'), round_index, self.score_thr,
+            self.merge_iou, teacher_file=None if teacher else osp.join(
+                self.round_files.phase_dir(previous), 'predictions.json')))
         self.runner.logger.info(f'self-training {name} done: ' + ', '.join(
             f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}' for k, v in record.items()
             if k not in ('checkpoint', 'weights')))
         return record
-
-    def _write_round_files(self, phase_dir: str, round_index: int, m_set: LabelSet,
-                           m_prime: Optional[LabelSet]) -> Tuple[str, Dict[str, int]]:
-        """Write M, M', M ∪ M' of this round and the patch-level training file."""
-        train_file = osp.join(phase_dir, 'train_patches.json')
-        counts: List[Dict[str, int]] = [{}]
-        if get_rank() == 0:
-            m_set.info.update(round=round_index, label_set='M')
-            m_set.save(osp.join(phase_dir, 'M.json'))
-            sets, union = [m_set], m_set
-            if m_prime is not None:
-                m_prime.info.update(round=round_index, label_set='M_prime')
-                m_prime.save(osp.join(phase_dir, 'M_prime.json'))
-                sets.append(m_prime)
-                union, union_counts = union_label_sets(m_set, m_prime, self.union_iou_thr)
-                counts[0] = {f'union_{k}': v for k, v in union_counts.items()}
-            union.info.update(round=round_index, label_set='union')
-            union.save(osp.join(phase_dir, 'union.json'))
-            atomic_write_json(train_file, patch_training_coco(self._training_patches, sets,
-                                                              SET_NAMES[:len(sets)]))
-        broadcast_object_list(counts)
-        barrier()
-        return train_file, counts[0]
 
     def _init_weights(self, name: str, previous: Optional[str]) -> None:
         model = self._unwrapped_model()
@@ -323,7 +272,7 @@ class SelfTrainingLoop(BaseLoop):
 
     def _train_epochs(self, train_file: str, epochs: int) -> None:
         runner = self.runner
-        self.dataloader = self._build_train_dataloader(train_file)
+        self.dataloader = self.round_files.train_dataloader(runner, train_file)
         runner.optim_wrapper = runner.build_optim_wrapper(copy.deepcopy(runner.cfg.optim_wrapper))
         if runner.cfg.get('param_scheduler') is not None:
             runner.param_schedulers = runner.build_param_scheduler(
@@ -349,7 +298,8 @@ class SelfTrainingLoop(BaseLoop):
         runner.call_hook('after_train_epoch')
         self._epoch += 1
 
-    def _validate(self, name: str) -> Dict[str, float]:
+    def _validate(self) -> Dict[str, float]:
+        """The runner's validation metrics as ``val_<metric>`` (none without a val loop)."""
         if self.runner.val_loop is None:
             return {}
         metrics = self.runner.val_loop.run()
@@ -358,66 +308,6 @@ class SelfTrainingLoop(BaseLoop):
         self.runner.visualizer.add_scalars(
             {f'self_training/{k}': v for k, v in out.items()}, step=self._epoch)
         return {f'val_{k}': v for k, v in out.items()}
-
-    def _predict(self, phase_dir: str, m_set: LabelSet, previous_record: Optional[dict],
-                 round_index: int) -> Dict[str, Any]:
-        """Predict the next M' with the model just trained (it is the next teacher)."""
-        loader = self.runner.build_dataloader(self._predict_dataloader_cfg(), seed=self.runner.seed)
-        predictions = predict_whole_images(self.runner.model, loader, self.score_thr,
-                                           self.merge_iou)
-        result: List[Dict[str, Any]] = [{}]
-        if get_rank() == 0:
-            m_prime, keyed = predictions_as_label_set(
-                m_set, predictions, info=dict(round=round_index + 1, label_set='M_prime',
-                                              score_thr=self.score_thr))
-            m_prime.save(osp.join(phase_dir, 'predictions.json'))
-            # The training patches may cover only some of the images (an `indices` budget).
-            empty = sum(1 for image_id, anns in m_prime.by_image().items()
-                        if image_id in keyed and not anns)
-            if empty:
-                self.runner.logger.warning(
-                    f'self-training: the model predicted no nucleus above score {self.score_thr} '
-                    f'on {empty} of the {len(keyed)} training images')
-            result[0] = dict(num_predicted=len(m_prime.annotations),
-                             images_without_prediction=empty)
-            if previous_record is not None:
-                teacher = load_label_set(osp.join(osp.dirname(previous_record['checkpoint']),
-                                                  'predictions.json'))
-                result[0].update(agreement_with_teacher(teacher, predictions))
-        broadcast_object_list(result)
-        barrier()
-        return result[0]
-
-    def _finish(self, phases: List[dict]) -> None:
-        """Select the best of teacher and students; write ``best_student.pth`` and the summary."""
-        self.summary = dict(select_phase(phases, self.selection, self.out_dir, self.runner.logger),
-                            alpha=self.alpha, phases=phases)
-        if get_rank() == 0:
-            chosen = self.summary['selected']
-            if chosen is not None:
-                best = next(p for p in phases if p['name'] == chosen)
-                atomic_copy(best['checkpoint'], osp.join(self.out_dir, 'best_student.pth'))
-            atomic_write_json(osp.join(self.out_dir, 'self_training.json'), self.summary, indent=2)
-        barrier()
-
-    # -- helpers ----------------------------------------------------------------
-    def _build_train_dataloader(self, train_file: str):
-        cfg = copy.deepcopy(self.train_dataloader_cfg)
-        cfg['dataset']['ann_file'] = train_file
-        cfg['dataset']['metainfo'] = dict(classes=SET_NAMES)
-        return self.runner.build_dataloader(cfg, seed=self.runner.seed)
-
-    def _patch_ann_file(self) -> str:
-        dataset = self.train_dataloader_cfg['dataset']
-        return osp.join(dataset.get('data_root', ''), dataset['ann_file'])
-
-    def _predict_dataloader_cfg(self) -> Dict[str, Any]:
-        """The val dataloader over ``training_patches.json`` (M' covers the training patches)."""
-        cfg = copy.deepcopy(self.runner.cfg.val_dataloader)
-        cfg['dataset']['ann_file'] = self.training_patches_file
-        cfg['dataset']['data_root'] = self.train_dataloader_cfg['dataset'].get('data_root', '')
-        cfg['dataset'].pop('indices', None)
-        return cfg
 
     def _unwrapped_model(self) -> torch.nn.Module:
         return unwrap(self.runner.model)

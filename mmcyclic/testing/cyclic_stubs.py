@@ -1,13 +1,15 @@
 """Stand-ins for the expensive units of :class:`mmcyclic.engine.CyclicLoop`.
 
-:class:`CyclicStubs` replaces, in :mod:`mmcyclic.engine.cyclic_loop`,
+:class:`CyclicStubs` replaces
 
-* the classifier's child ``Runner`` (unit 1),
-* ``load_classifier`` and ``extract_seed_set`` (unit 2, relevance seeds),
-* ``SelfTrainingLoop`` (unit 3),
+* the classifier's child ``Runner`` (unit 1, in :mod:`mmcyclic.engine.classifier_step`),
+* ``load_classifier`` and ``extract_seed_set`` (unit 2, relevance seeds, in
+  :mod:`mmcyclic.engine.seed_step`),
+* ``SelfTrainingLoop`` (unit 3, in :mod:`mmcyclic.engine.cyclic_loop`),
 
-and wraps ``CyclicLoop._hand_back`` (unit 4, which stays real: it only moves
-tensors between two small checkpoints). Every stub records its call in
+and wraps ``HandBackStep.__call__`` (unit 4, in :mod:`mmcyclic.engine.hand_back_step`,
+which stays real: it only moves tensors between two small checkpoints). Every
+stub records its call in
 :attr:`CyclicStubs.calls` and writes the files the next unit reads, with
 weights whose values say where they come from (see :func:`classifier_weights`
 and :func:`student_weights`). The loop's own logic (order, modes, state file,
@@ -27,7 +29,7 @@ import torch
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmcyclic.datasets.label_sets import seed_set_from_label_maps
-from mmcyclic.engine import cyclic_loop
+from mmcyclic.engine import classifier_step, cyclic_loop, hand_back_step, seed_step
 from mmcyclic.engine.loop_state import unwrap
 from mmcyclic.engine.self_training_loop import SelfTrainingLoop
 from mmcyclic.seeds.extract import SeedExtraction
@@ -38,7 +40,7 @@ UNITS = ('classifier', 'seeds', 'self_training', 'hand_back')
 # The classifier's validation metrics, as mmpretrain reports them (percent).
 CLASSIFIER_METRICS = {'accuracy/top1': 75.0, 'single-label/f1-score': 80.0}
 # Kept at import, before any stub wraps it (a second install must not wrap the first).
-_REAL_HAND_BACK = cyclic_loop.CyclicLoop._hand_back
+_REAL_HAND_BACK = hand_back_step.HandBackStep.__call__
 
 
 def classifier_weights(model: torch.nn.Module, cycle: int) -> Dict[str, torch.Tensor]:
@@ -98,20 +100,20 @@ class CyclicStubs:
     calls: List[Tuple[str, int, Dict[str, Any]]] = field(default_factory=list)
 
     def install(self, setattr_: Callable[[Any, str, Any], None]) -> 'CyclicStubs':
-        """Patch :mod:`mmcyclic.engine.cyclic_loop` with ``setattr_`` (e.g. pytest's
+        """Patch the units' modules with ``setattr_`` (e.g. pytest's
         ``monkeypatch.setattr``, which undoes it after the test)."""
-        setattr_(cyclic_loop, 'Runner', self._classifier_runner_class())
-        setattr_(cyclic_loop, 'load_classifier', self._load_classifier)
-        setattr_(cyclic_loop, 'extract_seed_set', self._extract_seed_set)
+        setattr_(classifier_step, 'Runner', self._classifier_runner_class())
+        setattr_(seed_step, 'load_classifier', self._load_classifier)
+        setattr_(seed_step, 'extract_seed_set', self._extract_seed_set)
         setattr_(cyclic_loop, 'SelfTrainingLoop', self._self_training_class())
         real_hand_back = _REAL_HAND_BACK
 
-        def hand_back(loop, cycle, classifier_checkpoint, best_checkpoint):
+        def hand_back(step, cycle, classifier_checkpoint, best_checkpoint, out_dir):
             self._record('hand_back', cycle, classifier_checkpoint=classifier_checkpoint,
                          best_checkpoint=best_checkpoint)
-            return real_hand_back(loop, cycle, classifier_checkpoint, best_checkpoint)
+            return real_hand_back(step, cycle, classifier_checkpoint, best_checkpoint, out_dir)
 
-        setattr_(cyclic_loop.CyclicLoop, '_hand_back', hand_back)
+        setattr_(hand_back_step.HandBackStep, '__call__', hand_back)
         return self
 
     def order(self) -> List[Tuple[str, int]]:

@@ -46,5 +46,5 @@ def test_recipe_override_merges_with_the_classifier_recipe(tiny_synthetic, tiles
     cfg.train_cfg.classifier.cfg_options['seed_recipe'] = dict(threshold=0.2, max_seeds=7)
     cfg.train_cfg.seeds.recipe = dict(selection='score')
     loop = Runner.from_cfg(cfg).build_train_loop(cfg.train_cfg)
-    recipe = loop.seed_recipe.config
+    recipe = loop.seeds.recipe.config
     assert (recipe.threshold, recipe.max_seeds, recipe.selection) == (0.2, 7, 'score')

@@ -120,7 +120,8 @@ def test_m_prime_is_predicted_on_exactly_the_training_patches(tiny_synthetic, tm
     patch_file = json.loads((tiny_synthetic / 'annotations' / 'instances_train.json').read_text())
     budget = [str(img['source_id']) for img in patch_file['images'][:3]]
     trained = sources(loop.dataloader.dataset)  # the Runner's first access writes the files
-    predicted = sources(loop.runner.build_dataloader(loop._predict_dataloader_cfg()).dataset)
+    predict_cfg = loop.round_files.predict_dataloader_cfg(cfg.val_dataloader)
+    predicted = sources(loop.runner.build_dataloader(predict_cfg).dataset)
     assert predicted == budget
     assert trained and set(trained) <= set(predicted)
     assert str(patch_file['images'][0]['source_id']) not in trained  # no seed there
