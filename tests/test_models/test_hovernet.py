@@ -146,7 +146,8 @@ def test_a_train_step_lowers_the_loss():
     optim = OptimWrapper(torch.optim.Adam(model.parameters(), lr=1e-2))
     losses = [model.train_step(copy.deepcopy(data), optim) for _ in range(6)]
     assert set(losses[0]) == LOSS_KEYS | {'loss'}
-    assert losses[-1]['loss'] < 0.7 * losses[0]['loss']
+    assert losses[0]['loss_hv_msge'] < 10  # small output init: no MSGE of noise to start with
+    assert losses[-1]['loss'] < 0.85 * losses[0]['loss']
 
 
 # --- label sets --------------------------------------------------------------------------

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule, build_norm_layer
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, normal_init
 from torch import Tensor, nn
 
 from ..label_set_detector import ignored_pixel_mask
@@ -99,7 +99,8 @@ class BranchDecoder(nn.Module):
                                        norm_cfg=norm_cfg))
             channels = skip
         self.full_res = nn.ModuleList(full_res)
-        self.out = ConvModule(channels, num_outputs, 1, norm_cfg=norm_cfg, order=PREACT)
+        self.out = nn.Sequential(build_norm_layer(norm_cfg, channels)[1], nn.ReLU(inplace=True),
+                                 nn.Conv2d(channels, num_outputs, 1))
 
     def forward(self, laterals: Sequence[Tensor], image_feats: Sequence[Tensor]) -> Tensor:
         """``laterals``: /4../32 maps; ``image_feats``: the stem's maps, finest first."""
@@ -205,6 +206,14 @@ class HoVerNetHead(BaseModule):
         if unknown:
             raise ValueError(f'head.loss_weights: unknown {sorted(unknown)}; the keys are '
                              f'{HoVerNetHead.LOSS_KEYS}')
+
+    def init_weights(self) -> None:
+        """Default initialisation, then each branch's last conv as N(0, 0.01²), bias 0 (as
+        mmdet's dense heads): the first HV maps are near 0 instead of noise whose MSGE would
+        outweigh every other loss ~100:1 and, clipped, stall the NP branch."""
+        super().init_weights()
+        for branch in self.branches.values():
+            normal_init(branch.out[-1], std=0.01, bias=0)
 
     def image_features(self, inputs: Tensor) -> Tuple[Tensor, ...]:
         """The stem's maps of the (normalised) images, finest first (none for 'bilinear')."""
