@@ -19,6 +19,7 @@ Prints a markdown report and replaces the ``## Back-ends`` section of docs/bench
 """
 import argparse
 import copy
+import os
 import statistics
 import sys
 import time
@@ -154,13 +155,17 @@ def main() -> None:
     parser.add_argument('--runs', type=int, default=5)
     parser.add_argument('--no-doc', action='store_true')
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     post = post_processing_rows(args)
     steps = train_step_rows(args)
+    load_after = os.getloadavg()[0]
     command = (f'python benchmarks/bench_backends.py --depths {" ".join(map(str, args.depths))} '
                f'--size {args.size} --nuclei {args.nuclei} --runs {args.runs}')
     report = (
         f'Command: `{command}` ({cpu_name()}, {torch.get_num_threads()} torch threads; '
-        f'medians of {args.runs} runs).\n\n'
+        f'medians of {args.runs} runs; 1-minute load average {load_before:.1f} before, '
+        f'{load_after:.1f} after: other jobs on the machine slow every row alike, the ratios '
+        'less than the seconds).\n\n'
         '**HoVer-Net post-processing** (synthetic NP/HV maps; memory = peak allocated through '
         'Python, tracemalloc; target ≤ 1 s for the whole image):\n\n'
         '| step | median s | peak MiB | instances |\n|---|---|---|---|\n' + '\n'.join(post)
