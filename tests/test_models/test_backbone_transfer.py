@@ -23,6 +23,11 @@ PAIRS = [
     pytest.param('classifier_r101_monu.py', 'cyclic_r101_monu.py', marks=pytest.mark.slow),
     pytest.param('classifier_r152_monu.py', 'cyclic_r152_monu.py', marks=pytest.mark.slow),
     ('classifier_swin_monu.py', 'cyclic_swin_monu.py'),
+    # HoVer-Net as the back-end: the same backbone module under the same key (R18, the cheap
+    # one, in test-fast; Swin-T in its own detector's build is slow).
+    ('classifier_r18_monu.py', 'sparse_labels/lrp_default_seeds_stain_prior_hovernet.py'),
+    pytest.param('classifier_swin_monu.py', 'cyclic_hovernet_swin_monu.py',
+                 marks=pytest.mark.slow),
 ]
 
 
