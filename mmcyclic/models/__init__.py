@@ -1,10 +1,13 @@
-"""Models: the label-set detector, its task modules, the stain prior and backbone transfer."""
+"""Models: the label-set detector, its task modules, the stain prior, backbone transfer and
+the KG Instance back-end."""
 from .backbone_transfer import backbone_state_from_checkpoint, load_backbone
+from .kg_instance import KGDecoder, KGInstance, KGKeypointHead
 from .label_set_detector import (LabelSetLossMixin, LabelSetMaskRCNN, ignored_pixel_mask,
                                  select_label_set)
 from .stain_prior import hematoxylin_blob_boxes
 from .task_modules import ConfidentNegativeIgnoringSampler, MaxIoUAssignerWithIgnoredInstances
 
-__all__ = ['ConfidentNegativeIgnoringSampler', 'LabelSetLossMixin', 'LabelSetMaskRCNN',
+__all__ = ['ConfidentNegativeIgnoringSampler', 'KGDecoder', 'KGInstance', 'KGKeypointHead',
+           'LabelSetLossMixin', 'LabelSetMaskRCNN',
            'MaxIoUAssignerWithIgnoredInstances', 'backbone_state_from_checkpoint',
            'hematoxylin_blob_boxes', 'ignored_pixel_mask', 'load_backbone', 'select_label_set']
