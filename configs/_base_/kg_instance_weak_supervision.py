@@ -1,9 +1,6 @@
 # Weak-supervision settings of KG Instance, the counterpart of weak_supervision.py's
-# label_set_model (which is Mask R-CNN's: its assigners): a top-level config takes them by reference,
-#   _base_ = [<kg model>, <dataset>, <schedule>, <runtime>, './_base_/weak_supervision.py',
-#             './_base_/kg_instance_weak_supervision.py']
-#   model = _base_.kg_instance_label_set_model
-#   val_evaluator = _base_.sparse_label_evaluator
+# label_set_model (Mask R-CNN's, with its assigners). A KG Instance config takes them with
+#   model = dict(..., **_base_.kg_instance_label_set_model)  (cyclic_kg_instance_r50_monu.py)
 # α·L(M) + (1−α)·L(M′) with one backbone pass (the loop sets the weights per phase); each set's
 # heatmap loss ignores the other set's nuclei (their boxes grown by the disc radius) and the
 # hematoxylin blobs no label covers (stain prior), as Mask R-CNN's assigners do.

@@ -79,10 +79,9 @@ def vote_maps(probs: Tensor, short: Tensor, radius: float, sigma: float) -> Tens
     votes = votes.reshape(1, kinds, height, width) / (np.pi * radius**2)
     kernel = gaussian_kernel_1d(sigma).to(probs.device)
     half = len(kernel) // 2
-    votes = F.conv2d(F.pad(votes, (half, half, 0, 0)), kernel.view(1, 1, 1, -1).expand(kinds, 1, 1, -1),
-                     groups=kinds)
-    votes = F.conv2d(F.pad(votes, (0, 0, half, half)), kernel.view(1, 1, -1, 1).expand(kinds, 1, -1, 1),
-                     groups=kinds)
+    row = kernel.view(1, 1, 1, -1).expand(kinds, 1, 1, -1)
+    votes = F.conv2d(F.pad(votes, (half, half, 0, 0)), row, groups=kinds)
+    votes = F.conv2d(F.pad(votes, (0, 0, half, half)), row.transpose(2, 3), groups=kinds)
     return votes[0] / (kernel[half] ** 2)
 
 

@@ -15,7 +15,8 @@ from ..label_set_detector import ignored_pixel_mask
 from .grouping import decode_boxes
 from .targets import DIRECTED_EDGES, NUM_KEYPOINTS, keypoint_targets
 
-#: One stride's outputs: keypoint logits ``(N, 5, h, w)``, short ``(N, 10, h, w)``, mid ``(N, 40, h, w)``.
+#: One stride's outputs: keypoint logits ``(N, 5, h, w)``, short offsets ``(N, 10, h, w)``,
+#: mid offsets ``(N, 40, h, w)``.
 StrideOutputs = Tuple[Tensor, Tensor, Tensor]
 
 
