@@ -23,6 +23,9 @@ PAIRS = [
     pytest.param('classifier_r101_monu.py', 'cyclic_r101_monu.py', marks=pytest.mark.slow),
     pytest.param('classifier_r152_monu.py', 'cyclic_r152_monu.py', marks=pytest.mark.slow),
     ('classifier_swin_monu.py', 'cyclic_swin_monu.py'),
+    # KG Instance builds the same mmpretrain module (docs/kg_instance.md).
+    ('classifier_r18_monu.py', 'sparse_labels/full_supervision_kg_instance.py'),
+    ('classifier_r50_monu.py', 'cyclic_kg_instance_r50_monu.py'),
 ]
 
 
