@@ -39,7 +39,8 @@ BASE = ROOT / 'configs' / '_base_' / 'models'
 DEPTH_NAMES = {18: 'r18', 50: 'r50'}
 # The paper's widths (configs/_base_/models/kg_instance_r50.py, its header).
 OFFICIAL = dict(neck=dict(channels=(64, 64, 256, 512, 1024), image_channels=64),
-                kp_head=dict(in_channels=(64, 64, 256, 512), head_kernel=7))
+                kp_head=dict(in_channels=(64, 64, 256, 512), head_kernel=7),
+                mask_roi_extractor=dict(out_channels=64), mask_head=dict(in_channels=64))
 
 
 def build(kind: str, depth: int, official: bool = False):

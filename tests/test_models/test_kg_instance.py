@@ -213,6 +213,11 @@ def test_budget_rows_differ_from_their_mask_rcnn_twin_in_the_model_only(row, twi
     assert mine.model.backbone == theirs.model.backbone
 
 
-def test_a_head_stride_the_decoder_lacks_is_named():
+def test_wiring_errors_name_the_config_key():
     with pytest.raises(ValueError, match='kp_head.strides'):
         _model(kp_head=dict(strides=(1, 2, 4, 32), in_channels=(16, 32, 64, 64)))
+    with pytest.raises(ValueError, match=r'kp_head.in_channels=\(64, 64, 256, 512\)'):
+        _model(neck=dict(channels=(64, 64, 256, 512, 1024)))
+    with pytest.raises(ValueError, match='mask_head.in_channels'):
+        _model(neck=dict(channels=(16, 64, 64, 64, 128)),
+               kp_head=dict(in_channels=(16, 64, 64, 64)))

@@ -7,7 +7,8 @@
 # Widths are CPU-practical: a train step costs at most about a Mask R-CNN step with the same
 # backbone (benchmarks/bench_kg_instance.py). The paper's widths (about 25x the backbone's MACs):
 #   model = dict(neck=dict(channels=(64, 64, 256, 512, 1024), image_channels=64),
-#                kp_head=dict(in_channels=(64, 64, 256, 512), head_kernel=7))
+#                kp_head=dict(in_channels=(64, 64, 256, 512), head_kernel=7),
+#                mask_roi_extractor=dict(out_channels=64), mask_head=dict(in_channels=64))
 kg_instance_r50_heads = dict(
     type='KGInstance',
     # Fused maps at strides 1, 2, 4, 8, 16, coarse to fine from the backbone's stride-32 map.

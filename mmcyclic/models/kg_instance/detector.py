@@ -84,6 +84,7 @@ class KGInstance(LabelSetLossMixin, BaseDetector):
         self._head_levels = self._levels('kp_head.strides', self.kp_head.strides)
         self._mask_levels = self._levels('mask_roi_extractor.featmap_strides',
                                          self.mask_roi_extractor.featmap_strides)
+        self._check_widths(kp_head, mask_head)
         if not self.mask_head.class_agnostic and self.mask_head.num_classes != 1:
             raise ValueError('KGInstance: mask_head must predict one class '
                              '(num_classes=1 or class_agnostic=True)')
@@ -95,6 +96,19 @@ class KGInstance(LabelSetLossMixin, BaseDetector):
             raise ValueError(f'KGInstance: {key} {tuple(strides)} names strides {missing} that '
                              f'the decoder does not make; it makes {available}')
         return [available.index(s) for s in strides]
+
+    def _check_widths(self, kp_head: dict, mask_head: dict) -> None:
+        widths = dict(zip(self.neck.strides, self.neck.channels))
+        wanted = [widths[s] for s in self.kp_head.strides]
+        if tuple(kp_head['in_channels']) != tuple(wanted):
+            raise ValueError(f'KGInstance: kp_head.in_channels {tuple(kp_head["in_channels"])} '
+                             f'must be the decoder widths at strides {self.kp_head.strides}: '
+                             f'set kp_head.in_channels={tuple(wanted)}')
+        mask_width = {widths[s] for s in self.mask_roi_extractor.featmap_strides}
+        if mask_width != {mask_head['in_channels']}:
+            raise ValueError(f'KGInstance: mask_head.in_channels {mask_head["in_channels"]} must '
+                             f'be the decoder width at mask_roi_extractor.featmap_strides '
+                             f'{self.mask_roi_extractor.featmap_strides}: {sorted(mask_width)}')
 
     @property
     def with_mask(self) -> bool:
