@@ -47,11 +47,11 @@ def build(kind: str, depth: int, official: bool = False):
     """A randomly initialised Mask R-CNN or KG Instance of the given ResNet depth."""
     init_default_scope('mmdet')
     name = 'mask_rcnn_{}_fpn.py' if kind == 'mask_rcnn' else 'kg_instance_{}.py'
-    cfg = Config.fromfile(str(BASE / name.format(DEPTH_NAMES[depth]))).model
+    cfg = Config.fromfile(str(BASE / name.format(DEPTH_NAMES[depth])))
     if official:
-        cfg.merge_from_dict(OFFICIAL)
+        cfg.merge_from_dict(dict(model=OFFICIAL))
     torch.manual_seed(0)
-    model = MODELS.build(cfg)
+    model = MODELS.build(cfg.model)
     model.init_weights()
     return model
 
