@@ -1,0 +1,45 @@
+# The KG Instance parts besides the backbone and data preprocessor (docs/kg_instance.md), as
+# variables: a config whose model is another back-end's swaps in KG Instance with
+#   _base_ = [<config>, '<path to>/_base_/models/kg_instance_heads.py']
+#   model = dict(_delete_=True, data_preprocessor=_base_.model.data_preprocessor,
+#                backbone=_base_.model.backbone, **_base_.kg_instance_r18_heads)  # or _r50_
+# (the Mask R-CNN configs' backbone is the classifier's mmpretrain module: it fits as it is).
+# Widths are CPU-practical, aimed at a train step within 2x a Mask R-CNN step with the same
+# backbone (benchmarks/bench_kg_instance.py, docs/benchmarks.md). The paper's widths (about
+# 25x the backbone's MACs):
+#   model = dict(neck=dict(channels=(64, 64, 256, 512, 1024), image_channels=64),
+#                kp_head=dict(in_channels=(64, 64, 256, 512), head_kernel=7),
+#                mask_roi_extractor=dict(out_channels=64), mask_head=dict(in_channels=64))
+kg_instance_r50_heads = dict(
+    type='KGInstance',
+    # Fused maps at strides 1, 2, 4, 8, 16, coarse to fine from the backbone's stride-32 map.
+    neck=dict(type='KGDecoder', in_channels=[256, 512, 1024, 2048],
+              channels=(16, 32, 64, 64, 128), image_channels=16),
+    # Heatmaps, short and mid offsets at strides 1, 2, 4, 8; discs of radius 5 (map pixels); a
+    # box is a target at stride s if it is wider and taller than 2*5+1 map pixels there.
+    kp_head=dict(type='KGKeypointHead', in_channels=(16, 32, 64, 64), strides=(1, 2, 4, 8),
+                 head_kernel=3, kp_radius=5.0),
+    # Masks: RoIAlign on the stride-2 decoder map, mmdet's FCN mask head (28x28).
+    mask_roi_extractor=dict(
+        type='SingleRoIExtractor',
+        roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
+        out_channels=32,
+        featmap_strides=[2]),
+    mask_head=dict(
+        type='FCNMaskHead',
+        num_convs=2,
+        in_channels=32,
+        conv_out_channels=64,
+        num_classes=1,
+        class_agnostic=True,
+        loss_mask=dict(type='CrossEntropyLoss', use_mask=True, loss_weight=1.0)),
+    # Scores are on [0, 1] (a complete, sharp keypoint graph scores about 1), so the evaluators'
+    # thresholds (0.5 full, 0.05 weak) apply as for Mask R-CNN. Grouping as the paper: votes
+    # smoothed with sigma 2, peaks above 0.1 (the paper's 0.004 on its raw scale), no new group
+    # within 10 map pixels of a same-type keypoint, boxes of all strides NMS'ed at IoU 0.5.
+    test_cfg=dict(score_thr=0.05, nms=dict(iou_threshold=0.5), max_per_img=1000, min_box_size=2.0,
+                  mask_thr_binary=0.5, sigma=2.0, peak_thr=0.1, skip_dist=10.0,
+                  max_keypoints=1000))
+kg_instance_r18_heads = dict(
+    kg_instance_r50_heads,
+    neck=dict(kg_instance_r50_heads['neck'], in_channels=[64, 128, 256, 512]))
