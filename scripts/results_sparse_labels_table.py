@@ -17,7 +17,7 @@ from typing import Dict, List, Tuple
 
 from result_tables import mean_std, test_metrics
 
-KEYS = (('Dice', 'pixel_dice'), ('AJI', 'aji'), ('PQ', 'pq'), ('SQ', 'sq'),
+KEYS = (('Dice', 'pixel_dice'), ('AJI', 'aji'), ('AJI+', 'aji_plus'), ('PQ', 'pq'), ('SQ', 'sq'),
         ('Dice_obj', 'object_dice'))
 FULL = 'full_supervision'
 
