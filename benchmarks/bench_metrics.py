@@ -28,7 +28,6 @@ import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -43,7 +42,7 @@ from mmcyclic.datasets.io import read_label_map  # noqa: E402
 from mmcyclic.evaluation import nuclei_metrics  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import DOC, publish  # noqa: E402
+from benchdoc import DOC, peak_mb, publish  # noqa: E402
 
 DATA = ROOT.parent / 'shared' / 'data' / 'monuseg' / 'train' / 'instance_masks'
 KEYS = ('pixel_dice', 'aji', 'aji_plus', 'dq', 'sq', 'pq', 'object_dice', 'object_hausdorff')
@@ -113,16 +112,6 @@ def timed(fn, runs):
         out = fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), out
-
-
-def peak_mb(fn):
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    base = tracemalloc.get_traced_memory()[0]
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return (peak - base) / 2**20
 
 
 def cpu_name():

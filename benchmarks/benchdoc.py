@@ -1,8 +1,9 @@
-"""Shared by the benchmarks: the machine's name, and one ``## <title>`` section of
-docs/benchmarks.md."""
+"""Shared by the benchmarks: the machine's name, peak memory of a call, and one ``## <title>``
+section of docs/benchmarks.md."""
 import platform
 import re
 import sys
+import tracemalloc
 from pathlib import Path
 
 from mmcyclic.utils.atomic import atomic_write_bytes
@@ -20,6 +21,19 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or 'unknown CPU'
+
+
+def peak_mb(fn) -> float:
+    """Peak memory allocated through Python's allocators while ``fn`` runs, in MiB
+    (tracemalloc: numpy arrays count, also those OpenCV and scikit-image return; torch tensor
+    storage does not)."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return (peak - base) / 2**20
 
 
 def replace_section(doc: str, title: str, body: str) -> str:

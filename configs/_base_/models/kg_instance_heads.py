@@ -5,7 +5,7 @@
 #                backbone=_base_.model.backbone, **_base_.kg_instance_r18_heads)  # or _r50_
 # (the Mask R-CNN configs' backbone is the classifier's mmpretrain module: it fits as it is).
 # Widths are CPU-practical, aimed at a train step within 2x a Mask R-CNN step with the same
-# backbone (benchmarks/bench_kg_instance.py, docs/benchmarks.md). The paper's widths (about
+# backbone (benchmarks/bench_backends.py, docs/benchmarks.md). The paper's widths (about
 # 25x the backbone's MACs):
 #   model = dict(neck=dict(channels=(64, 64, 256, 512, 1024), image_channels=64),
 #                kp_head=dict(in_channels=(64, 64, 256, 512), head_kernel=7),
