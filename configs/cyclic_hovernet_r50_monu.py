@@ -3,4 +3,5 @@
 #   python tools/train.py configs/cyclic_hovernet_r50_monu.py
 # The same two lines give any cyclic or self-training config HoVer-Net as its back-end.
 _base_ = ['./cyclic_r50_monu.py', './_base_/hovernet.py']
-model = dict(_delete_=True, backbone=_base_.model.backbone, **_base_.hovernet_label_set_model)
+model = dict(_delete_=True, data_preprocessor=_base_.model.data_preprocessor,
+             backbone=_base_.model.backbone, **_base_.hovernet_label_set_model)

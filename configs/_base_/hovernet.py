@@ -1,7 +1,10 @@
 # HoVer-Net (Graham et al. 2019) without a backbone, as two variables, so that any config can
 # take HoVer-Net as its back-end and keep its own backbone (docs/hovernet.md):
 #   _base_ = ['./cyclic_r50_monu.py', './_base_/hovernet.py']
-#   model = dict(_delete_=True, backbone=_base_.model.backbone, **_base_.hovernet_label_set_model)
+#   model = dict(_delete_=True, data_preprocessor=_base_.model.data_preprocessor,
+#                backbone=_base_.model.backbone, **_base_.hovernet_label_set_model)
+# (the data preprocessor and backbone of the Mask R-CNN configs, the classifier's normalisation
+# and mmpretrain module, fit as they are).
 # hovernet_model: fully supervised; hovernet_label_set_model: weak supervision (label sets,
 # the stain prior), the HoVer-Net counterpart of weak_supervision.py's label_set_model.
 # The head reads its input channels off the backbone (ResNet-18..152, Swin-T); the decoder
@@ -10,14 +13,6 @@
 #             growth=32, bottleneck=128, out_channels=64)
 hovernet_model = dict(
     type='HoVerNet',
-    # As mask_rcnn_r50_fpn.py: the classifier's normalisation, masks padded with the images.
-    data_preprocessor=dict(
-        type='DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_mask=True,
-        pad_size_divisor=32),
     head=dict(
         type='HoVerNetHead',
         feat_channels=(64, 128, 256),
