@@ -334,3 +334,14 @@ def test_bilinear_upsampling_gives_input_resolution():
     assert len(model.head.stem) == 0
     outputs = model(torch.zeros(1, 3, 64, 96), mode='tensor')
     assert outputs['np'].shape == (1, 2, 64, 96) and outputs['hv'].shape == (1, 2, 64, 96)
+
+
+@pytest.mark.parametrize('config', ['cyclic_hovernet_r50_monu.py', 'cyclic_hovernet_swin_monu.py',
+                                    'sparse_labels/lrp_default_seeds_stain_prior_hovernet.py'])
+def test_weak_hovernet_configs_lower_the_np_threshold_and_full_ones_keep_the_official(config):
+    """Sparse labels cap the NP probability below 0.5 (docs/results.md): weak configs use 0.2."""
+    weak = Config.fromfile(str(REPO / 'configs' / config)).model.test_cfg
+    full = Config.fromfile(str(REPO / 'configs' / 'hovernet_r50_monu.py')).model.test_cfg
+    assert weak.np_thr == 0.2 and full.np_thr == 0.5
+    assert {k: v for k, v in weak.items() if k != 'np_thr'} == {
+        k: v for k, v in full.items() if k != 'np_thr'}
