@@ -80,7 +80,7 @@ def with_ignored_boxes(sample: DetDataSample, boxes: Tensor) -> InstanceData:
 
 
 def ignored_pixel_mask(data_samples: Sequence[DetDataSample], shape: Tuple[int, int],
-                       device: Optional[torch.device] = None) -> Tensor:
+                       device: Optional[torch.device] = None, margin: float = 0.0) -> Tensor:
     """Pixels a dense loss must not count: the ignored instances' boxes, filled.
 
     Dense back-ends (per-pixel losses) honour ``ignored_instances`` by giving
@@ -91,6 +91,9 @@ def ignored_pixel_mask(data_samples: Sequence[DetDataSample], shape: Tuple[int, 
         data_samples: Samples as :func:`select_label_set` returns them.
         shape: ``(H, W)`` of the loss maps (the padded batch shape).
         device: Device of the result (default: CPU).
+        margin: Grow each ignored box by this many pixels on every side (e.g. a
+            keypoint disc's radius, so the discs of an ignored box's corners
+            are ignored too).
 
     Returns:
         ``(N, H, W)`` bool tensor, True = ignore.
@@ -102,6 +105,7 @@ def ignored_pixel_mask(data_samples: Sequence[DetDataSample], shape: Tuple[int, 
         if instances is None or not len(instances):
             continue
         boxes = get_box_tensor(instances.bboxes).detach().float().cpu()
+        boxes = torch.cat([boxes[:, :2] - margin, boxes[:, 2:] + margin], dim=1)
         x1, y1 = boxes[:, 0].floor().clamp(0, width), boxes[:, 1].floor().clamp(0, height)
         x2, y2 = boxes[:, 2].ceil().clamp(0, width), boxes[:, 3].ceil().clamp(0, height)
         for left, top, right, bottom in zip(x1.long(), y1.long(), x2.long(), y2.long()):

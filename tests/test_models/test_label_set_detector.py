@@ -105,6 +105,13 @@ def test_ignored_pixel_mask_fills_ignored_boxes_but_keeps_own_nuclei():
     assert torch.equal(mask[0], expected)
     assert not mask[1].any()
 
+    grown = ignored_pixel_mask([sample], (12, 16), margin=1.0)[0]
+    expected_grown = torch.zeros((12, 16), dtype=torch.bool)
+    expected_grown[0:5, 1:7] = True
+    expected_grown[2:5, 3:6] = False  # the whole own nucleus, now inside the grown box
+    expected_grown[7:12, 9:16] = True
+    assert torch.equal(grown, expected_grown)
+
 
 def test_a_back_end_without_its_own_loss_from_features_fails_loudly():
     from mmcyclic.models import LabelSetLossMixin

@@ -8,7 +8,6 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import get_box_tensor
 from mmengine.model import BaseModule, bias_init_with_prob
-from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from ..label_set_detector import ignored_pixel_mask
@@ -121,17 +120,8 @@ class KGKeypointHead(BaseModule):
                     batch_input_shape: Tuple[int, int], shape: Tuple[int, int],
                     device: torch.device) -> Tensor:
         """Ignored pixels of the stride-``stride`` maps: the ignored boxes grown by ``R·s``."""
-        grow = self.kp_radius * stride
-        grown = []
-        for sample in batch_data_samples:
-            ignored = sample.get('ignored_instances')
-            if ignored is not None and len(ignored):
-                boxes = get_box_tensor(ignored.bboxes).float()
-                boxes = torch.cat([boxes[:, :2] - grow, boxes[:, 2:] + grow], 1)
-                ignored = InstanceData(bboxes=boxes, labels=boxes.new_zeros(len(boxes)).long())
-                sample = sample.new(**dict(sample.items(), ignored_instances=ignored))
-            grown.append(sample)
-        full = ignored_pixel_mask(grown, batch_input_shape, device)
+        full = ignored_pixel_mask(batch_data_samples, batch_input_shape, device,
+                                  margin=self.kp_radius * stride)
         return full[:, stride // 2::stride, stride // 2::stride][:, :shape[0], :shape[1]]
 
     def predict_boxes(self, outputs: Sequence[StrideOutputs], index: int,
