@@ -36,6 +36,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ..label_set_detector import LabelSetLossMixin
+from .heads import StrideOutputs
 
 DEFAULT_TEST_CFG = dict(score_thr=0.05, nms=dict(iou_threshold=0.5), max_per_img=1000,
                         min_box_size=2.0, mask_thr_binary=0.5)
@@ -122,13 +123,16 @@ class KGInstance(LabelSetLossMixin, BaseDetector):
     def _forward(self, batch_inputs: Tensor,
                  batch_data_samples: Optional[Sequence[DetDataSample]] = None):
         """The keypoint heads' raw outputs (per stride: heatmap logits, short, mid)."""
-        feats = self.extract_feat(batch_inputs)
+        return self._keypoint_outputs(self.extract_feat(batch_inputs))
+
+    def _keypoint_outputs(self, feats: Tuple[Tensor, ...]) -> List[StrideOutputs]:
+        """The keypoint heads on the decoder maps at ``kp_head.strides``."""
         return self.kp_head([feats[i] for i in self._head_levels])
 
     def loss_from_features(self, feats: Tuple[Tensor, ...],
                            batch_data_samples: Sequence[DetDataSample]) -> Dict[str, Tensor]:
         """Keypoint losses and the mask loss of one label set."""
-        outputs = self.kp_head([feats[i] for i in self._head_levels])
+        outputs = self._keypoint_outputs(feats)
         losses = self.kp_head.loss(outputs, batch_data_samples,
                                    tuple(batch_data_samples[0].batch_input_shape))
         losses['loss_mask'] = self._mask_loss(feats, batch_data_samples)
@@ -158,7 +162,7 @@ class KGInstance(LabelSetLossMixin, BaseDetector):
         [0, 1], ``labels`` (0) and ``masks`` (bool; at ``ori_shape``, padding removed,
         when ``rescale``; else at ``img_shape``)."""
         feats = self.extract_feat(batch_inputs)
-        outputs = self.kp_head([feats[i] for i in self._head_levels])
+        outputs = self._keypoint_outputs(feats)
         cfg = self.test_cfg
         results = []
         for index, sample in enumerate(batch_data_samples):
