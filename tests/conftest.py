@@ -1,7 +1,48 @@
-"""Shared fixture: a tiny synthetic dataset on disk."""
+"""Shared fixtures: a tiny synthetic dataset on disk; mmengine's named instances per test."""
+import logging
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["pytester"]
+
+
+def _manager_classes():
+    """Every class with its own mmengine instance registry (MMLogger, MessageHub, visualisers)."""
+    from mmengine.utils import ManagerMixin
+    found, todo = [], [ManagerMixin]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if isinstance(getattr(cls, '_instance_dict', None), dict):
+            found.append(cls)
+    return found
+
+
+@pytest.fixture(scope='session')
+def mmengine_instances_at_start():
+    """The names each mmengine instance registry held before the first test."""
+    return {cls: set(cls._instance_dict) for cls in _manager_classes()}
+
+
+@pytest.fixture(autouse=True)
+def fresh_mmengine_instances(mmengine_instances_at_start):
+    """Forget the loggers, message hubs and visualisers made since the session started,
+    when each test ends (also those a module fixture's runs made).
+
+    mmengine returns an existing instance for a reused name (two runs with one experiment
+    or phase name): without this, a later run's visualiser writes into an earlier test's
+    directory, which is gone once a passed test's tmp_path is deleted.
+    """
+    yield
+    for cls in _manager_classes():
+        for name in set(cls._instance_dict) - mmengine_instances_at_start.get(cls, set()):
+            instance = cls._instance_dict.pop(name)
+            if isinstance(instance, logging.Logger):
+                for handler in list(instance.handlers):
+                    if isinstance(handler, logging.FileHandler):
+                        handler.close()
+                        instance.removeHandler(handler)
 
 
 @pytest.fixture(scope='session')

@@ -1,6 +1,7 @@
 """CyclicLoop end to end on tiny synthetic data: layout, weight sharing, resume, 2 processes."""
 import contextlib
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -69,9 +70,14 @@ def _run_mode(tiny_synthetic, tiles, work, mode):
 
 @pytest.fixture(scope='module')
 def bilateral_run(tiny_synthetic, tiles, tmp_path_factory):
-    """Two uninterrupted bilateral cycles; other tests compare against it."""
-    return _run_mode(tiny_synthetic, tiles, tmp_path_factory.mktemp('cyclic') / 'bilateral',
-                     'bilateral')
+    """Two uninterrupted bilateral cycles; other tests compare against it.
+
+    Its ~0.8 GB of checkpoints are deleted when the module ends (tmp_path_factory
+    directories otherwise live until the whole session ends).
+    """
+    root = tmp_path_factory.mktemp('cyclic')
+    yield _run_mode(tiny_synthetic, tiles, root / 'bilateral', 'bilateral')
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _same(a, b):
