@@ -40,6 +40,7 @@ import torch
 from mmdet.registry import LOOPS
 from mmengine.runner import BaseLoop, load_checkpoint, set_random_seed
 
+from mmcyclic.models import LabelSetLossMixin
 from mmcyclic.models.backbone_transfer import load_backbone
 
 from .loop_state import StateFile, read_state_dict, save_weights, unwrap
@@ -108,6 +109,14 @@ class SelfTrainingLoop(BaseLoop):
             raise ValueError(f"selection must be 'val_dice' or 'agreement', got {selection!r}")
         if not 0 <= alpha <= 1:
             raise ValueError(f'alpha must be in [0, 1], got {alpha}')
+        model = unwrap(runner.model)
+        if not isinstance(model, LabelSetLossMixin):
+            raise TypeError(
+                f'self-training needs a label-set model (it weighs M and M\' per phase); '
+                f'model.type is {type(model).__name__}. Use the back-end\'s label-set model: '
+                'LabelSetMaskRCNN (_base_/weak_supervision.py label_set_model), LabelSetHoVerNet '
+                '(_base_/hovernet.py hovernet_label_set_model) or LabelSetKGInstance '
+                '(_base_/kg_instance.py kg_instance_label_set_model)')
         self.num_students = num_students
         self.teacher_epochs = teacher_epochs
         self.student_epochs = student_epochs

@@ -2,14 +2,14 @@
 the stain prior and backbone transfer."""
 from .backbone_transfer import backbone_state_from_checkpoint, load_backbone
 from .hovernet import HoVerNet, HoVerNetHead, LabelSetHoVerNet
-from .kg_instance import KGDecoder, KGInstance, KGKeypointHead
+from .kg_instance import KGDecoder, KGInstance, KGKeypointHead, LabelSetKGInstance
 from .label_set_detector import (LabelSetLossMixin, LabelSetMaskRCNN, ignored_pixel_mask,
                                  select_label_set)
 from .stain_prior import hematoxylin_blob_boxes
 from .task_modules import ConfidentNegativeIgnoringSampler, MaxIoUAssignerWithIgnoredInstances
 
 __all__ = ['ConfidentNegativeIgnoringSampler', 'HoVerNet', 'HoVerNetHead', 'KGDecoder',
-           'KGInstance', 'KGKeypointHead', 'LabelSetHoVerNet', 'LabelSetLossMixin',
-           'LabelSetMaskRCNN', 'MaxIoUAssignerWithIgnoredInstances',
+           'KGInstance', 'KGKeypointHead', 'LabelSetHoVerNet', 'LabelSetKGInstance',
+           'LabelSetLossMixin', 'LabelSetMaskRCNN', 'MaxIoUAssignerWithIgnoredInstances',
            'backbone_state_from_checkpoint', 'hematoxylin_blob_boxes', 'ignored_pixel_mask',
            'load_backbone', 'select_label_set']

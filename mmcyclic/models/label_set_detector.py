@@ -142,8 +142,13 @@ class LabelSetLossMixin:
     """Loss over weighted label sets for any back-end.
 
     Mix in before the detector class (``class X(LabelSetLossMixin, MaskRCNN)``)
-    and implement :meth:`loss_from_features` (one set's losses from the shared
-    features); call :meth:`set_label_sets` in ``__init__``.
+    and call :meth:`set_label_sets` in ``__init__``. The detector (or the
+    subclass) provides ``loss_from_features(feats, batch_data_samples)``: one
+    set's losses after ``extract_feat``, where ``batch_data_samples`` hold only
+    that set's instances (labels 0) and, in ``ignored_instances``, the boxes
+    that must be neither positive nor negative (the other sets' nuclei,
+    unlabelled stain blobs); dense heads rasterise them with
+    :func:`ignored_pixel_mask`.
     ``label_set_weights[k]`` weights set ``k``; a zero weight skips the set
     (the teacher of Eq. 1 uses ``(1, 0)``). With ``ignore_other_sets`` each
     set's loss ignores the other sets' instances as negatives.
@@ -195,21 +200,18 @@ class LabelSetLossMixin:
                                       **dict(options))
                 for image, sample in zip(images, batch_data_samples)]
 
-    def loss_from_features(self, feats: Tuple[Tensor, ...],
-                           batch_data_samples: Sequence[DetDataSample]) -> LossDict:
-        """The back-end's losses for one label set, after ``extract_feat``.
-
-        ``batch_data_samples`` hold only that set's instances (labels 0) and, in
-        ``ignored_instances``, the boxes that must be neither positive nor
-        negative (the other sets' nuclei, unlabelled stain blobs). Each back-end
-        implements it; dense heads can rasterise the ignored boxes with
-        :func:`ignored_pixel_mask`.
-        """
-        raise NotImplementedError(f'{type(self).__name__} must implement loss_from_features')
-
     def set_label_sets(self, label_set_weights: Sequence[float], label_set_names: Sequence[str],
                        ignore_other_sets: bool) -> None:
-        """Validate and store the label-set arguments every back-end takes."""
+        """Validate and store the label-set arguments every back-end takes.
+
+        Raises:
+            NotImplementedError: The class has no ``loss_from_features``.
+        """
+        if not callable(getattr(self, 'loss_from_features', None)):
+            raise NotImplementedError(
+                f'{type(self).__name__} must implement loss_from_features(feats, '
+                'batch_data_samples) (one label set\'s losses after extract_feat) to take '
+                'label sets')
         if len(label_set_weights) != len(label_set_names):
             raise ValueError('label_set_weights and label_set_names must have the same length')
         self.label_set_weights = tuple(float(w) for w in label_set_weights)

@@ -12,11 +12,21 @@ from mmcyclic.datasets.label_sets import subsample_ground_truth
 from cyclic_test_utils import as_label_set_model, small_detector_cfg
 
 
-def _loop(data_root, work_dir, seed_file):
+def _loop(data_root, work_dir, seed_file, label_sets=True):
     cfg = small_detector_cfg(data_root, work_dir, type='SelfTrainingLoop', seed_file=str(seed_file),
                              num_students=1, teacher_epochs=1, student_epochs=1)
-    cfg.model = as_label_set_model(cfg.model)
+    if label_sets:
+        cfg.model = as_label_set_model(cfg.model)
     return Runner.from_cfg(cfg).build_train_loop(cfg.train_cfg)
+
+
+def test_a_model_without_label_sets_is_refused_naming_the_label_set_models(tiny_synthetic,
+                                                                           tmp_path):
+    """A plain detector would ignore the α the loop sets (every phase = the teacher's loss)."""
+    seeds = subsample_ground_truth(tiny_synthetic / 'annotations' / 'instances_train_full.json', 2)
+    seeds.save(tmp_path / 'seeds.json')
+    with pytest.raises(TypeError, match='model.type is MaskRCNN.*LabelSetKGInstance'):
+        _loop(tiny_synthetic, tmp_path / 'work', tmp_path / 'seeds.json', label_sets=False)
 
 
 def test_constructing_the_loop_writes_no_file_and_the_first_dataloader_access_does(

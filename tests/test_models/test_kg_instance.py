@@ -13,7 +13,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 import mmcyclic  # noqa: F401
-from mmcyclic.models import KGInstance, select_label_set
+from mmcyclic.models import KGInstance, LabelSetKGInstance, select_label_set
 from mmcyclic.models.kg_instance.targets import keypoint_targets
 
 from cyclic_test_utils import REPO
@@ -112,7 +112,7 @@ def test_a_batch_without_boxes_trains():
 
 
 def test_label_sets_one_backbone_pass_alpha_weighted():
-    model = _model(label_set_weights=(0.66, 0.34)).train()
+    model = _model(type='LabelSetKGInstance', label_set_weights=(0.66, 0.34)).train()
     inputs, samples = _batch(labels=([0, 1, 0, 1], [1, 0]))
     calls = []
     model.backbone.register_forward_hook(lambda *args: calls.append(1))
@@ -193,9 +193,10 @@ def test_configs_build(config):
     cfg = Config.fromfile(str(REPO / 'configs' / config))
     init_default_scope('mmdet')
     model = MODELS.build(cfg.model)
-    assert isinstance(model, KGInstance)
     weak = 'cyclic' in config or 'seeds' in config
-    assert model.label_set_weights == ((0.66, 0.34) if weak else (1.0, 0.0))
+    assert type(model) is (LabelSetKGInstance if weak else KGInstance)
+    if weak:
+        assert model.label_set_weights == (0.66, 0.34)
     assert bool(model.train_cfg.get('ignore_unlabelled_stain_blobs')) == weak
 
 
@@ -205,7 +206,7 @@ def test_configs_build(config):
 def test_budget_rows_differ_from_their_mask_rcnn_twin_in_the_model_only(row, twin):
     folder = REPO / 'configs' / 'sparse_labels'
     mine, theirs = Config.fromfile(str(folder / row)), Config.fromfile(str(folder / twin))
-    helpers = {'kg_instance_r50_heads', 'kg_instance_r18_heads', 'kg_instance_label_set_model'}
+    helpers = {'kg_instance_model', 'kg_instance_label_set_model'}
     assert set(mine) - set(theirs) <= helpers
     for key in theirs:
         if key != 'model':
@@ -215,9 +216,21 @@ def test_budget_rows_differ_from_their_mask_rcnn_twin_in_the_model_only(row, twi
 
 def test_wiring_errors_name_the_config_key():
     with pytest.raises(ValueError, match='kp_head.strides'):
-        _model(kp_head=dict(strides=(1, 2, 4, 32), in_channels=(16, 32, 64, 64)))
-    with pytest.raises(ValueError, match=r'kp_head.in_channels=\(64, 64, 256, 512\)'):
-        _model(neck=dict(channels=(64, 64, 256, 512, 1024)))
-    with pytest.raises(ValueError, match='mask_head.in_channels'):
-        _model(neck=dict(channels=(16, 64, 64, 64, 128)),
-               kp_head=dict(in_channels=(16, 64, 64, 64)))
+        _model(kp_head=dict(strides=(1, 2, 4, 32)))
+    with pytest.raises(ValueError, match=r'kp_head.in_channels .*\(16, 32, 64, 64\)'):
+        _model(kp_head=dict(in_channels=(16, 32, 64, 99)))
+    with pytest.raises(ValueError, match='mask_head.in_channels 99'):
+        _model(mask_head=dict(in_channels=99))
+    with pytest.raises(ValueError, match='featmap_strides .*different widths'):
+        _model(mask_roi_extractor=dict(featmap_strides=[2, 4]))
+
+
+def test_input_widths_are_read_off_the_backbone_and_decoder():
+    """The paper's widths are one override of the decoder (no in_channels to keep in step)."""
+    model = _model(neck=dict(channels=(64, 64, 256, 512, 1024), image_channels=64),
+                   kp_head=dict(head_kernel=7))
+    assert [c.in_channels for c in model.neck.fuse_convs][2:] == [256 + 64, 512 + 128,
+                                                                  1024 + 256]
+    assert [h['kp'][0].conv.in_channels for h in model.kp_head.heads] == [64, 64, 256, 512]
+    assert model.mask_head.convs[0].conv.in_channels == 64
+    model.loss(*_batch())

@@ -119,5 +119,12 @@ def test_a_back_end_without_its_own_loss_from_features_fails_loudly():
     class Incomplete(LabelSetLossMixin):
         pass
 
-    with pytest.raises(NotImplementedError, match='Incomplete'):
-        Incomplete().loss_from_features((), [])
+    with pytest.raises(NotImplementedError, match='Incomplete must implement loss_from_features'):
+        Incomplete().set_label_sets((1.0, 0.0), ('M', 'M_prime'), True)
+
+
+def test_the_mixin_does_not_shadow_the_back_ends_own_set_loss():
+    """A back-end's loss_from_features is the label-set model's, without a re-route."""
+    from mmcyclic.models import HoVerNet, LabelSetHoVerNet, LabelSetMaskRCNN
+    assert LabelSetHoVerNet.loss_from_features is HoVerNet.loss_from_features
+    assert 'loss_from_features' in vars(LabelSetMaskRCNN)

@@ -1,4 +1,3 @@
-# KG Instance with ResNet-18 for CPU budgets and tests; see kg_instance_r50.py.
-_base_ = ['./mask_rcnn_r18_fpn.py', './kg_instance_heads.py']
-model = dict(_delete_=True, data_preprocessor=_base_.model.data_preprocessor,
-             backbone=_base_.model.backbone, **_base_.kg_instance_r18_heads)
+# KG Instance on ResNet-18 for CPU budgets and tests.
+_base_ = './kg_instance_r50.py'
+model = dict(backbone=dict(depth=18))

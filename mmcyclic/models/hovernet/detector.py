@@ -24,6 +24,7 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from ..backbone_channels import backbone_channels
 from ..label_set_detector import LabelSetLossMixin, LossDict
 from .post_process import hovernet_label_map, instances_from_label_map
 
@@ -141,19 +142,6 @@ class HoVerNet(BaseDetector):
                             scores=torch.from_numpy(scores).to(device), labels=labels)
 
 
-@torch.no_grad()
-def backbone_channels(backbone: torch.nn.Module) -> Tuple[int, ...]:
-    """Channels of each map the backbone returns, from one forward pass on a 64×64 zero
-    image in eval mode (no statistics change)."""
-    was_training = backbone.training
-    backbone.eval()
-    try:
-        outputs = backbone(torch.zeros(1, 3, 64, 64))
-    finally:
-        backbone.train(was_training)
-    return tuple(int(x.shape[1]) for x in outputs)
-
-
 def _majority_types(labels_map: np.ndarray, tp_prob: Tensor) -> np.ndarray:
     """Per instance, the type (0-based) with the largest summed probability over its pixels."""
     n = int(labels_map.max())
@@ -185,8 +173,3 @@ class LabelSetHoVerNet(LabelSetLossMixin, HoVerNet):
                  ignore_other_sets: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.set_label_sets(label_set_weights, label_set_names, ignore_other_sets)
-
-    def loss_from_features(self, feats: Tuple[Tensor, ...],
-                           batch_data_samples: Sequence[DetDataSample]) -> LossDict:
-        """:meth:`HoVerNet.loss_from_features` (the mixin only declares it)."""
-        return HoVerNet.loss_from_features(self, feats, batch_data_samples)

@@ -1,5 +1,6 @@
 """KG Instance (Yi et al., "Multi-scale cell instance segmentation with keypoint
-graph based bounding boxes", MICCAI 2019) as an mmdet detector, with label sets.
+graph based bounding boxes", MICCAI 2019) as an mmdet detector: :class:`KGInstance`
+(one set of labels) and :class:`LabelSetKGInstance` (weighted label sets).
 
 The paper's: five keypoints per box (corners and centre) predicted as binary
 disc heatmaps with short offsets (to the keypoint) and mid offsets (to the
@@ -14,15 +15,17 @@ Adapted (docs/kg_instance.md):
   keys ``backbone.*``), all four stages used (:class:`KGDecoder`);
 - widths: 3×3 heads and narrow decoder maps by default, so a CPU train step
   costs about a Mask R-CNN step with the same backbone; the paper's 7×7 heads
-  and widths are a config override (``configs/_base_/models/kg_instance_r50.py``);
+  and widths are a config override (``configs/_base_/kg_instance.py``); the
+  decoder's and heads' input widths are read off the backbone and decoder;
 - mask branch: RoIAlign on one decoder map and mmdet's ``FCNMaskHead`` (the
   paper crops every level at the box and fuses them), trained on the
   ground-truth boxes, pasted with mmdet's ``_do_paste_mask``;
 - scores: normalised to [0, 1] (:mod:`.grouping`), so the project's thresholds apply;
-- label sets: :class:`~mmcyclic.models.LabelSetLossMixin` (one backbone pass,
-  α-weighted sets; the heatmap BCE ignores other sets' and stain-prior boxes).
+- label sets (:class:`LabelSetKGInstance`): :class:`~mmcyclic.models.LabelSetLossMixin`
+  (one backbone pass, α-weighted sets; the heatmap BCE ignores other sets' and
+  stain-prior boxes).
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmcv.ops import nms
@@ -35,81 +38,96 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ..label_set_detector import LabelSetLossMixin
-from .heads import StrideOutputs
+from ..backbone_channels import backbone_channels
+from ..label_set_detector import LabelSetLossMixin, LossDict
+from .heads import DEFAULT_STRIDES, StrideOutputs
 
 DEFAULT_TEST_CFG = dict(score_thr=0.05, nms=dict(iou_threshold=0.5), max_per_img=1000,
                         min_box_size=2.0, mask_thr_binary=0.5)
 
 
+def _width(key: str, given, wanted):
+    """``wanted`` (a width the decoder fixes) unless the config gave another: then an error."""
+    if given is None:
+        return wanted
+    if (tuple(given) if isinstance(given, (list, tuple)) else given) != wanted:
+        raise ValueError(f'KGInstance: {key} {given} must be the decoder width(s) {wanted} of the '
+                         'maps it reads: set it so or leave it out (it is read off the decoder)')
+    return given
+
+
 @MODELS.register_module()
-class KGInstance(LabelSetLossMixin, BaseDetector):
-    """Keypoint-graph boxes and a mask per box, trained on one or more label sets.
+class KGInstance(BaseDetector):
+    """Keypoint-graph boxes and a mask per box, trained on one set of labels.
 
     Args:
         backbone: mmpretrain ResNet/Swin config, ``out_indices=(0, 1, 2, 3)``.
-        neck: :class:`KGDecoder` config.
-        kp_head: :class:`KGKeypointHead` config (its ``in_channels`` are the
-            decoder's widths at its ``strides``).
+        neck: :class:`KGDecoder` config; without ``in_channels`` they are read
+            off the backbone.
+        kp_head: :class:`KGKeypointHead` config; without ``in_channels`` they
+            are the decoder's widths at its ``strides`` (given ones are checked).
         mask_roi_extractor: mmdet ``SingleRoIExtractor`` config; its
             ``featmap_strides`` pick the decoder maps the masks read.
-        mask_head: mmdet ``FCNMaskHead`` config (one class, class-agnostic).
-        train_cfg: ``mask_size`` (mask targets, 28) and optionally
-            ``ignore_unlabelled_stain_blobs`` (the stain prior).
+        mask_head: mmdet ``FCNMaskHead`` config (one class, class-agnostic);
+            ``in_channels`` as ``kp_head``'s.
+        train_cfg: ``mask_size`` (mask targets, 28); :class:`LabelSetKGInstance`
+            also reads ``ignore_unlabelled_stain_blobs`` (the stain prior).
         test_cfg: ``score_thr``, ``nms.iou_threshold``, ``max_per_img``,
             ``min_box_size`` (px), ``mask_thr_binary`` and the grouping keys of
             :meth:`KGKeypointHead.predict_boxes`.
         data_preprocessor: mmdet ``DetDataPreprocessor`` config.
-        label_set_weights: Weight of each label set; the default trains on set
-            0 only (fully supervised); weak configs use ``(0.66, 0.34)``.
-        label_set_names: Names of the logged per-set totals.
-        ignore_other_sets: Each set's heatmap loss ignores the other sets' nuclei.
         init_cfg: mmengine init config.
     """
 
     def __init__(self, backbone: dict, neck: dict, kp_head: dict, mask_roi_extractor: dict,
                  mask_head: dict, train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
-                 label_set_weights: Sequence[float] = (1.0, 0.0),
-                 label_set_names: Sequence[str] = ('M', 'M_prime'),
-                 ignore_other_sets: bool = True, init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
+        neck = dict(neck)
+        if neck.get('in_channels') is None:
+            neck['in_channels'] = backbone_channels(self.backbone)
         self.neck = MODELS.build(neck)
+        kp_head = dict(kp_head)
+        kp_head['in_channels'] = _width(
+            'kp_head.in_channels', kp_head.get('in_channels'),
+            self._decoder_widths('kp_head.strides', kp_head.get('strides', DEFAULT_STRIDES)))
+        mask_roi_extractor = dict(mask_roi_extractor)
+        map_widths = set(self._decoder_widths('mask_roi_extractor.featmap_strides',
+                                              mask_roi_extractor['featmap_strides']))
+        if len(map_widths) != 1:
+            raise ValueError(f'KGInstance: mask_roi_extractor.featmap_strides read decoder maps '
+                             f'of different widths {sorted(map_widths)}; pick maps of one width')
+        mask_roi_extractor['out_channels'] = _width(
+            'mask_roi_extractor.out_channels', mask_roi_extractor.get('out_channels'),
+            map_widths.pop())
+        mask_head = dict(mask_head, in_channels=_width(
+            'mask_head.in_channels', mask_head.get('in_channels'),
+            mask_roi_extractor['out_channels']))
         self.kp_head = MODELS.build(kp_head)
         self.mask_roi_extractor = MODELS.build(mask_roi_extractor)
         self.mask_head = MODELS.build(mask_head)
         self.train_cfg = ConfigDict({'mask_size': 28, **(train_cfg or {})})
         self.test_cfg = ConfigDict({**DEFAULT_TEST_CFG, **(test_cfg or {})})
-        self.set_label_sets(label_set_weights, label_set_names, ignore_other_sets)
-        self._head_levels = self._levels('kp_head.strides', self.kp_head.strides)
-        self._mask_levels = self._levels('mask_roi_extractor.featmap_strides',
-                                         self.mask_roi_extractor.featmap_strides)
-        self._check_widths(kp_head, mask_head)
+        self._head_levels = self._levels(self.kp_head.strides)
+        self._mask_levels = self._levels(self.mask_roi_extractor.featmap_strides)
         if not self.mask_head.class_agnostic and self.mask_head.num_classes != 1:
             raise ValueError('KGInstance: mask_head must predict one class '
                              '(num_classes=1 or class_agnostic=True)')
 
-    def _levels(self, key: str, strides: Sequence[int]) -> List[int]:
-        available = tuple(self.neck.strides)
-        missing = [s for s in strides if s not in available]
+    def _decoder_widths(self, key: str, strides: Sequence[int]) -> Tuple[int, ...]:
+        """The decoder's widths at ``strides`` (``key`` names the config key in errors)."""
+        widths = dict(zip(self.neck.strides, self.neck.channels))
+        missing = [s for s in strides if s not in widths]
         if missing:
             raise ValueError(f'KGInstance: {key} {tuple(strides)} names strides {missing} that '
-                             f'the decoder does not make; it makes {available}')
-        return [available.index(s) for s in strides]
+                             f'the decoder does not make; it makes {tuple(widths)}')
+        return tuple(widths[s] for s in strides)
 
-    def _check_widths(self, kp_head: dict, mask_head: dict) -> None:
-        widths = dict(zip(self.neck.strides, self.neck.channels))
-        wanted = [widths[s] for s in self.kp_head.strides]
-        if tuple(kp_head['in_channels']) != tuple(wanted):
-            raise ValueError(f'KGInstance: kp_head.in_channels {tuple(kp_head["in_channels"])} '
-                             f'must be the decoder widths at strides {self.kp_head.strides}: '
-                             f'set kp_head.in_channels={tuple(wanted)}')
-        mask_width = {widths[s] for s in self.mask_roi_extractor.featmap_strides}
-        if mask_width != {mask_head['in_channels']}:
-            raise ValueError(f'KGInstance: mask_head.in_channels {mask_head["in_channels"]} must '
-                             f'be the decoder width at mask_roi_extractor.featmap_strides '
-                             f'{self.mask_roi_extractor.featmap_strides}: {sorted(mask_width)}')
+    def _levels(self, strides: Sequence[int]) -> List[int]:
+        """Indices of the decoder maps at ``strides`` (checked by :meth:`_decoder_widths`)."""
+        return [tuple(self.neck.strides).index(s) for s in strides]
 
     @property
     def with_mask(self) -> bool:
@@ -129,9 +147,13 @@ class KGInstance(LabelSetLossMixin, BaseDetector):
         """The keypoint heads on the decoder maps at ``kp_head.strides``."""
         return self.kp_head([feats[i] for i in self._head_levels])
 
+    def loss(self, batch_inputs: Tensor, batch_data_samples: Sequence[DetDataSample]) -> LossDict:
+        """Keypoint and mask losses against ``gt_instances``."""
+        return self.loss_from_features(self.extract_feat(batch_inputs), batch_data_samples)
+
     def loss_from_features(self, feats: Tuple[Tensor, ...],
-                           batch_data_samples: Sequence[DetDataSample]) -> Dict[str, Tensor]:
-        """Keypoint losses and the mask loss of one label set."""
+                           batch_data_samples: Sequence[DetDataSample]) -> LossDict:
+        """Keypoint losses and the mask loss after :meth:`extract_feat` (one label set)."""
         outputs = self._keypoint_outputs(feats)
         losses = self.kp_head.loss(outputs, batch_data_samples,
                                    tuple(batch_data_samples[0].batch_input_shape))
@@ -199,3 +221,26 @@ class KGInstance(LabelSetLossMixin, BaseDetector):
             boxes, scores = boxes[order], scores[order]
         return InstanceData(bboxes=boxes, scores=scores,
                             labels=torch.zeros(len(boxes), dtype=torch.long, device=boxes.device))
+
+
+@MODELS.register_module()
+class LabelSetKGInstance(LabelSetLossMixin, KGInstance):
+    """KG Instance trained on weighted label sets with one backbone pass (Eq. 2).
+
+    Each set's heatmap loss ignores the other sets' nuclei (their boxes grown
+    by the disc radius) when ``ignore_other_sets`` and, with
+    ``train_cfg.ignore_unlabelled_stain_blobs``, hematoxylin blobs no set covers.
+
+    Args:
+        label_set_weights: Weight of each label set (``(α, 1 − α)``).
+        label_set_names: Names used in the logged per-set totals.
+        ignore_other_sets: Ignore the other sets' nuclei (True, default) or take
+            Eq. 2 literally (False: they are background of this set).
+        **kwargs: :class:`KGInstance` arguments.
+    """
+
+    def __init__(self, *args, label_set_weights: Sequence[float] = (0.66, 0.34),
+                 label_set_names: Sequence[str] = ('M', 'M_prime'),
+                 ignore_other_sets: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.set_label_sets(label_set_weights, label_set_names, ignore_other_sets)

@@ -17,6 +17,8 @@ from .targets import DIRECTED_EDGES, NUM_KEYPOINTS, keypoint_targets
 #: One stride's outputs: keypoint logits ``(N, 5, h, w)``, short offsets ``(N, 10, h, w)``,
 #: mid offsets ``(N, 40, h, w)``.
 StrideOutputs = Tuple[Tensor, Tensor, Tensor]
+#: Output strides of the heads (the paper's).
+DEFAULT_STRIDES = (1, 2, 4, 8)
 
 
 @MODELS.register_module()
@@ -47,7 +49,7 @@ class KGKeypointHead(BaseModule):
         init_cfg: mmengine init config.
     """
 
-    def __init__(self, in_channels: Sequence[int], strides: Sequence[int] = (1, 2, 4, 8),
+    def __init__(self, in_channels: Sequence[int], strides: Sequence[int] = DEFAULT_STRIDES,
                  head_kernel: int = 3, kp_radius: float = 5.0,
                  min_box_size: Optional[float] = None,
                  loss_weights: Optional[Dict[str, float]] = None,
