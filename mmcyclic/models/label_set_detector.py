@@ -141,8 +141,9 @@ def weighted_loss_sum(loss_dicts: Sequence[LossDict], weights: Sequence[float]) 
 class LabelSetLossMixin:
     """Loss over weighted label sets for any back-end.
 
-    Mix in before the detector class (``class X(LabelSetLossMixin, MaskRCNN)``)
-    and call :meth:`set_label_sets` in ``__init__``. The detector (or the
+    Mix in before the detector class (``class X(LabelSetLossMixin, MaskRCNN)``);
+    its ``__init__`` takes the label-set arguments below and hands the others
+    to the detector's. The detector (or the
     subclass) provides ``loss_from_features(feats, batch_data_samples)``: one
     set's losses after ``extract_feat``, where ``batch_data_samples`` hold only
     that set's instances (labels 0) and, in ``ignored_instances``, the boxes
@@ -200,13 +201,22 @@ class LabelSetLossMixin:
                                       **dict(options))
                 for image, sample in zip(images, batch_data_samples)]
 
-    def set_label_sets(self, label_set_weights: Sequence[float], label_set_names: Sequence[str],
-                       ignore_other_sets: bool) -> None:
-        """Validate and store the label-set arguments every back-end takes.
+    def __init__(self, *args, label_set_weights: Sequence[float] = (0.66, 0.34),
+                 label_set_names: Sequence[str] = ('M', 'M_prime'),
+                 ignore_other_sets: bool = True, **kwargs) -> None:
+        """
+        Args:
+            label_set_weights: Weight of each label set (``(α, 1 − α)``).
+            label_set_names: Names used in the logged per-set totals.
+            ignore_other_sets: Each set's loss ignores the other sets' instances
+                (True, default), or takes Eq. 2 literally (False: they are
+                negatives of this set).
+            *args, **kwargs: The detector's arguments.
 
         Raises:
             NotImplementedError: The class has no ``loss_from_features``.
         """
+        super().__init__(*args, **kwargs)
         if not callable(getattr(self, 'loss_from_features', None)):
             raise NotImplementedError(
                 f'{type(self).__name__} must implement loss_from_features(feats, '
@@ -234,11 +244,8 @@ class LabelSetMaskRCNN(LabelSetLossMixin, MaskRCNN):
         **kwargs: :class:`mmdet.models.MaskRCNN` arguments.
     """
 
-    def __init__(self, *args, label_set_weights: Sequence[float] = (0.66, 0.34),
-                 label_set_names: Sequence[str] = ('M', 'M_prime'),
-                 ignore_other_sets: bool = True, **kwargs) -> None:
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.set_label_sets(label_set_weights, label_set_names, ignore_other_sets)
         self.check_assigners_ignore_other_sets()
 
     def loss_from_features(self, feats: Tuple[Tensor, ...],

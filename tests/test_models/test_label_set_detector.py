@@ -116,11 +116,11 @@ def test_ignored_pixel_mask_fills_ignored_boxes_but_keeps_own_nuclei():
 def test_a_back_end_without_its_own_loss_from_features_fails_loudly():
     from mmcyclic.models import LabelSetLossMixin
 
-    class Incomplete(LabelSetLossMixin):
+    class Incomplete(LabelSetLossMixin, torch.nn.Module):
         pass
 
     with pytest.raises(NotImplementedError, match='Incomplete must implement loss_from_features'):
-        Incomplete().set_label_sets((1.0, 0.0), ('M', 'M_prime'), True)
+        Incomplete(label_set_weights=(1.0, 0.0))
 
 
 def test_the_mixin_does_not_shadow_the_back_ends_own_set_loss():

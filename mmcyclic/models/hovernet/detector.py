@@ -160,16 +160,7 @@ class LabelSetHoVerNet(LabelSetLossMixin, HoVerNet):
     ``train_cfg.ignore_unlabelled_stain_blobs``, of hematoxylin blobs no set
     covers; the set's own nuclear pixels always count.
 
-    Args:
-        label_set_weights: Weight of each label set (``(α, 1 − α)``).
-        label_set_names: Names used in the logged per-set totals.
-        ignore_other_sets: Ignore the other sets' nuclei (True, default) or take
-            Eq. 2 literally (False: they are background of this set).
-        **kwargs: :class:`HoVerNet` arguments.
+    Takes :class:`HoVerNet`'s arguments and the label-set ones of
+    :class:`~mmcyclic.models.LabelSetLossMixin` (``label_set_weights``,
+    ``label_set_names``, ``ignore_other_sets``).
     """
-
-    def __init__(self, *args, label_set_weights: Sequence[float] = (0.66, 0.34),
-                 label_set_names: Sequence[str] = ('M', 'M_prime'),
-                 ignore_other_sets: bool = True, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.set_label_sets(label_set_weights, label_set_names, ignore_other_sets)
