@@ -5,6 +5,8 @@
 # the 14 Kumar test images.
 #   bash scripts/results_sparse_labels.sh                        # every row, SEEDS="0 1"
 #   SEEDS="2" bash scripts/results_sparse_labels.sh gt20_stain_prior full_supervision
+#   EXTRA="train_cfg.max_epochs=30 train_cfg.val_interval=5" OUT=work_dirs/budget30 \
+#       bash scripts/results_sparse_labels.sh full_supervision    # a longer budget
 # A finished run (its test metrics exist) is skipped; an interrupted one is resumed.
 # Needs data/monuseg (tools/dataset_converters/monuseg.py); the GT x 20 seed file is made here.
 # The lrp_* rows need the seed files of one tile classifier: CLASSIFIER (default: the cycle-1
@@ -15,6 +17,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-work_dirs/sparse_labels}
 SEEDS=${SEEDS:-0 1}
+read -r -a EXTRA <<< "${EXTRA:-}"  # more --cfg-options for training, e.g. a longer budget
 CLASSIFIER=${CLASSIFIER:-work_dirs/i14/classifier.pth}
 RELEVANCE=${RELEVANCE:-work_dirs/i14/rel_plain_train}
 ROWS=("$@")
@@ -58,7 +61,7 @@ for row in "${ROWS[@]}"; do
         start=$(date +%s)
         echo "== $work: train ($(date +%T))"
         "$PY" tools/train.py "$config" --work-dir "$work" "${resume[@]}" \
-            --cfg-options randomness.seed="$seed"
+            --cfg-options randomness.seed="$seed" "${EXTRA[@]}"
         if [[ $row == full_supervision* ]]; then
             ckpt=$(ls "$work"/best_nuclei_pixel_dice_epoch_*.pth | head -n 1)
         else

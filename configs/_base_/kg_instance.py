@@ -32,13 +32,14 @@ kg_instance_model = dict(
         num_classes=1,
         class_agnostic=True,
         loss_mask=dict(type='CrossEntropyLoss', use_mask=True, loss_weight=1.0)),
-    # Scores are on [0, 1] (a complete, sharp keypoint graph scores about 1), so the evaluators'
-    # thresholds (0.5 full, 0.05 weak) apply as for Mask R-CNN. Grouping as the paper: votes
-    # smoothed with sigma 2, peaks above 0.1 (the paper's 0.004 on its raw scale), no new group
-    # within 10 map pixels of a same-type keypoint, boxes of all strides NMS'ed at IoU 0.5.
+    # Scores are on [0, 1]: the sum of the group's keypoint heatmap probabilities / 5
+    # (box_score='heatmap'; 'votes': their normalised vote heights), so a complete, confident
+    # keypoint graph scores about 1. Grouping as the paper: votes smoothed with sigma 2, peaks
+    # above 0.1 (the paper's 0.004 on its raw scale), no new group within 10 map pixels of a
+    # same-type keypoint, boxes of all strides NMS'ed at IoU 0.5.
     test_cfg=dict(score_thr=0.05, nms=dict(iou_threshold=0.5), max_per_img=1000, min_box_size=2.0,
                   mask_thr_binary=0.5, sigma=2.0, peak_thr=0.1, skip_dist=10.0,
-                  max_keypoints=1000))
+                  max_keypoints=1000, box_score='heatmap'))
 # Pseudo labels: α·L(M) + (1−α)·L(M′) with one backbone pass (the loop sets the weights per
 # phase); each set's heatmap loss ignores the other set's nuclei (their boxes grown by the disc
 # radius) and the hematoxylin blobs no label covers (stain prior), as Mask R-CNN's assigners do.

@@ -203,15 +203,19 @@ def test_configs_build(config):
 @pytest.mark.parametrize('row,twin', [
     ('full_supervision_kg_instance.py', 'full_supervision.py'),
     ('lrp_default_seeds_stain_prior_kg_instance.py', 'lrp_default_seeds_stain_prior.py')])
-def test_budget_rows_differ_from_their_mask_rcnn_twin_in_the_model_only(row, twin):
+def test_budget_rows_differ_from_their_mask_rcnn_twin_in_model_and_optimiser_only(row, twin):
     folder = REPO / 'configs' / 'sparse_labels'
     mine, theirs = Config.fromfile(str(folder / row)), Config.fromfile(str(folder / twin))
     helpers = {'kg_instance_model', 'kg_instance_label_set_model'}
     assert set(mine) - set(theirs) <= helpers
     for key in theirs:
-        if key != 'model':
+        if key not in ('model', 'optim_wrapper'):
             assert mine[key] == theirs[key], key
     assert mine.model.backbone == theirs.model.backbone
+    # The optimiser (KG Instance's own, chosen on validation); clipping and the rest as the twin.
+    assert mine.optim_wrapper.optimizer.type == 'Adam'
+    assert {k: v for k, v in mine.optim_wrapper.items() if k != 'optimizer'} == {
+        k: v for k, v in theirs.optim_wrapper.items() if k != 'optimizer'}
 
 
 def test_wiring_errors_name_the_config_key():

@@ -115,3 +115,20 @@ def test_grouping_skips_a_seed_near_a_same_type_keypoint_of_a_group():
     groups = group_keypoints(peaks, mid, R, skip_dist=10)
     assert len(groups) == 1  # the second tl, 2 px away, seeds nothing
     np.testing.assert_allclose(groups[0][[0, 3], :2], [[10, 10], [40, 40]])
+
+
+def test_box_score_reads_the_heatmap_not_how_tightly_the_offsets_vote():
+    """Offsets off by up to 3 px spread the votes (their peaks sink) while the heatmap stays
+    sure: 'heatmap' (default) keeps the box confident, 'votes' does not; both find it."""
+    box = torch.tensor([[20., 20, 50, 48]])
+    t = keypoint_targets(box, 1, (72, 72), R, 2 * R + 1)
+    noisy = t['short'] + (torch.rand(t['short'].shape, generator=torch.Generator().manual_seed(0))
+                          * 6 - 3) * t['heatmap'].repeat_interleave(2, 0)
+    found = {name: decode_boxes(t['heatmap'], noisy, t['mid'], 1, R, box_score=name)
+             for name in ('heatmap', 'votes')}
+    for boxes, _ in found.values():
+        _match(boxes, box, 2.0)
+    assert found['heatmap'][1].max() > 0.9
+    assert found['votes'][1].max() < 0.7
+    with pytest.raises(ValueError, match="box_score must be 'heatmap' or 'votes'"):
+        decode_boxes(t['heatmap'], noisy, t['mid'], 1, R, box_score='mean')

@@ -131,11 +131,13 @@ class KGKeypointHead(BaseModule):
         """Boxes (image pixels, xyxy) and scores of image ``index``, all strides pooled.
 
         ``test_cfg`` keys: ``sigma`` (vote smoothing, 2), ``peak_thr`` (0.1),
-        ``skip_dist`` (10, map pixels), ``max_keypoints`` (per type and stride, 1000).
+        ``skip_dist`` (10, map pixels), ``max_keypoints`` (per type and stride, 1000),
+        ``box_score`` (``'heatmap'`` or ``'votes'``, see :mod:`.grouping`).
         """
         options = dict(sigma=test_cfg.get('sigma', 2.0), peak_thr=test_cfg.get('peak_thr', 0.1),
                        skip_dist=test_cfg.get('skip_dist', 10.0),
-                       max_keypoints=test_cfg.get('max_keypoints', 1000))
+                       max_keypoints=test_cfg.get('max_keypoints', 1000),
+                       box_score=test_cfg.get('box_score', 'heatmap'))
         boxes, scores = [], []
         for stride, (kp_logits, short, mid) in zip(self.strides, outputs):
             b, s = decode_boxes(kp_logits[index].sigmoid(), short[index], mid[index], stride,
