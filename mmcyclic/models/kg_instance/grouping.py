@@ -215,6 +215,7 @@ def heatmap_scores(group: np.ndarray, kp_probs: np.ndarray) -> np.ndarray:
     for kind in np.flatnonzero(group[:, 2] > 0):
         col = int(np.clip(np.round(group[kind, 0]), 0, width - 1))
         row = int(np.clip(np.round(group[kind, 1]), 0, height - 1))
+        # Kept above 0: group_to_box reads a keypoint's presence from a positive confidence.
         rescored[kind, 2] = max(float(kp_probs[kind, row, col]), 1e-6)
     return rescored
 
