@@ -9,6 +9,7 @@ import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
 from mmcyclic.engine.cpu_distributed import shut_down_distributed
 from mmcyclic.engine.optim_wrapper import TrainingDiverged
 from mmcyclic.engine.phase_selection import NoUsableModel
+from mmcyclic.engine.self_training_loop import EmptyPseudoLabels
 from mmcyclic.utils.config import (ConfigError, add_runner_arguments, config_from_args,
                                    unregistered_type_message)
 
@@ -50,7 +51,7 @@ def main() -> None:
         sys.exit(f'ERROR: {args.config}: {message}')
     try:
         runner.train()  # builds the train loop first: its keys are checked before any work
-    except (ConfigError, TrainingDiverged, NoUsableModel) as error:
+    except (ConfigError, TrainingDiverged, NoUsableModel, EmptyPseudoLabels) as error:
         runner.logger.error(str(error))
         sys.exit(f'ERROR: {args.config}: {error}')
     shut_down_distributed()

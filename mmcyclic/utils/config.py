@@ -172,3 +172,16 @@ def config_from_args(args: argparse.Namespace) -> Config:
     set_work_dir(cfg, args.config, args.work_dir)
     adapt_to_machine(cfg)
     return cfg
+
+
+def evaluator_score_thr(cfg: Config) -> Optional[float]:
+    """The ``score_thr`` of the config's ``test_evaluator``, or ``None`` if it sets none.
+
+    Args:
+        cfg: A model config; ``test_evaluator`` may be one evaluator dict or a list.
+    """
+    evaluators = cfg.get('test_evaluator', None) or []
+    for evaluator in evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]:
+        if isinstance(evaluator, dict) and evaluator.get('score_thr') is not None:
+            return float(evaluator['score_thr'])
+    return None
