@@ -48,12 +48,17 @@ SMOKE = dict(
     epochs=['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
             'default_hooks.checkpoint.interval=1'] + SMOKE_DATA,
     self_training=['train_cfg.teacher_epochs=1', 'train_cfg.student_epochs=1',
-                   'train_cfg.num_students=1'] + SMOKE_DATA,
+                   'train_cfg.num_students=1', 'train_cfg.allow_empty_pseudo_labels=True']
+    + SMOKE_DATA,
     cyclic=['train_cfg.max_cycles=2', 'train_cfg.self_training.teacher_epochs=1',
             'train_cfg.self_training.student_epochs=1', 'train_cfg.self_training.num_students=1',
             'train_cfg.classifier.cfg_options.train_cfg.max_epochs=1',
             'train_cfg.classifier.cfg_options.train_dataloader.dataset.indices=4',
-            'train_cfg.classifier.cfg_options.val_dataloader.dataset.indices=4'] + SMOKE_DATA,
+            'train_cfg.classifier.cfg_options.val_dataloader.dataset.indices=4',
+            # small images with few nuclei, models that saw one iteration
+            'train_cfg.seeds.tile_size=64', 'train_cfg.seeds.min_overlap=16',
+            'train_cfg.seeds.recipe.preset=paper',
+            'train_cfg.self_training.allow_empty_pseudo_labels=True'] + SMOKE_DATA,
     classifier=['train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=4',
                 'val_dataloader.dataset.indices=4'])
 
