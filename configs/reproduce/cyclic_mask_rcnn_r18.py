@@ -7,9 +7,7 @@
 _base_ = ['../cyclic_r18_monu.py', './budget.py']
 train_cfg = dict(
     max_cycles=3,
-    classifier=dict(config='classifier_r18.py',
-                    cfg_options=dict(train_cfg=dict(max_epochs=_base_.classifier_epochs),
-                                     default_hooks=dict(checkpoint=dict(max_keep_ckpts=1)))),
+    classifier=dict(config='classifier_r18.py', cfg_options=dict()),
     self_training=dict(num_students=2, teacher_epochs=_base_.phase_epochs,
                        student_epochs=_base_.phase_epochs),
     seeds=dict(keep_relevance=True))

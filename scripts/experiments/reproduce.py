@@ -36,6 +36,8 @@ CONFIGS = 'configs/reproduce'
 ROW_NAMES = ('budget', 't1', 't4', 'controls', 't5', 't3', 't6', 'k', 't7')
 MODES = ('bilateral', 'unilateral', 'seeds_only')
 K_VALUES = (3, 5, 10, 20, 40)
+# Epoch budgets of the front-end classifier tried by the budget row (cosine decay over each).
+CLASSIFIER_BUDGETS = (2, 4, 8)
 # One compute thread per run (REPRODUCE_THREADS to change): on a shared 2-core machine two
 # threads of one run wait on each other (measured 6-7 s per classifier iteration against
 # 0.25 s idle), and a fixed count keeps a resumed run's arithmetic the same.
@@ -109,8 +111,9 @@ def rows(seeds: Sequence[int]) -> Dict[str, List[Run]]:
     """Every row's runs for the training seeds ``seeds``."""
     table: Dict[str, List[Run]] = {name: [] for name in ROW_NAMES}
     table['budget'] = [
-        Run('budget_classifier_curve', 'classifier_r18.py', 'classifier', 0,
-            ['train_cfg.max_epochs=12']),
+        Run(f'budget_classifier_e{e}', 'classifier_r18.py', 'classifier', 0,
+            [f'train_cfg.max_epochs={e}', f'param_scheduler.1.end={e}',
+             f'param_scheduler.1.T_max={e}']) for e in CLASSIFIER_BUDGETS] + [
         Run('budget_full_hovernet_curve', 'full_hovernet_r18.py', 'epochs', 0,
             ['train_cfg.max_epochs=32'])]
     for seed in seeds:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reproduce import K_VALUES, MODES  # noqa: E402
+from reproduce import CLASSIFIER_BUDGETS, K_VALUES, MODES  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 # The paper's numbers (Zhou et al., TMI 2023), by table. Mask R-CNN MoNuSeg "AJI" equals
@@ -170,15 +170,20 @@ def save(fig, path: Path) -> str:
 # -- sections -------------------------------------------------------------------------------
 def budget_section(out: Path, images: Path) -> List[str]:
     lines = ['## Budgets', '']
-    classifier = scalars(out / 'budget_classifier_curve', 'single-label/f1-score')
+    classifier = {e: scalars(out / f'budget_classifier_e{e}', 'single-label/f1-score')
+                  for e in CLASSIFIER_BUDGETS}
+    classifier = {e: curve for e, curve in classifier.items() if curve}
     full = scalars(out / 'budget_full_hovernet_curve', 'nuclei/aji')
     if not classifier and not full:
         return lines + ['Not run yet (`ROWS=budget make reproduce`).', '']
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-    if classifier:
-        left.plot([s for s, _ in classifier], [v / 100 for _, v in classifier], marker='o')
+    for epochs, curve in classifier.items():
+        left.plot([s for s, _ in curve], [v / 100 for _, v in curve], marker='o',
+                  label=f'{epochs} epochs')
     left.set(title='front-end classifier R18: validation F1', xlabel='epoch', ylabel='F1')
+    if classifier:
+        left.legend(fontsize=8)
     if full:
         right.plot([s * 96 for s, _ in full], [v for _, v in full], marker='o')
     right.set(title='fully supervised HoVer-Net R18: validation AJI', xlabel='iteration',
@@ -186,17 +191,30 @@ def budget_section(out: Path, images: Path) -> List[str]:
     name = save(fig, images / 'reproduction_budgets.png')
     lines += [f'![budgets](images/{name})', '']
     if classifier:
-        lines += ['Front-end classifier (`configs/reproduce/classifier_r18.py`, one run to 12 '
-                  'epochs, constant lr after warm-up): validation F1 (macro) per epoch: '
-                  + ', '.join(f'{s}: {v / 100:.3f}' for s, v in classifier) + '.', '']
+        finals = [(e, curve[-1][1] / 100) for e, curve in classifier.items()
+                  if curve[-1][0] == e]
+        choice = converged_budget(finals)
+        lines += ['Front-end classifier (`configs/reproduce/classifier_r18.py`, cosine decay over '
+                  'each budget, one run per budget): validation F1 (macro, simulated tiles) at '
+                  'the end of each budget: '
+                  + ', '.join(f'{e} epochs: {f1:.3f}' for e, f1 in finals) + '. '
+                  'Shortest budget within 0.01 F1 of twice its budget: '
+                  + (f'{choice} epochs.' if choice else 'none of these.'), '']
     if full:
         choice = converged_budget(full)
         lines += ['Fully supervised HoVer-Net R18 (`configs/reproduce/full_hovernet_r18.py`, one '
-                  'run, constant lr after warm-up): validation AJI at epoch '
-                  + ', '.join(f'{s}: {v:.4f}' for s, v in full) + '.',
+                  'run, constant lr after warm-up, 96 iterations an epoch): validation AJI at '
+                  'epoch ' + ', '.join(f'{s}: {v:.4f}' for s, v in full) + '. '
                   'Shortest budget within 0.01 AJI of twice its budget: '
                   + (f'epoch {choice}.' if choice else 'none on this curve.'), '']
+    lines += [f'Budgets the rows ran with (`configs/reproduce/budget.py`): {budget_values()}.', '']
     return lines
+
+
+def budget_values() -> str:
+    namespace: Dict[str, object] = {}
+    exec((REPO / 'configs' / 'reproduce' / 'budget.py').read_text(), namespace)
+    return ', '.join(f'{k} = {namespace[k]}' for k in ('classifier_epochs', 'phase_epochs'))
 
 
 def converged_budget(curve: List[Tuple[int, float]], tolerance: float = 0.01) -> Optional[int]:
@@ -261,7 +279,8 @@ def t4_section(out: Path, images: Path) -> List[str]:
     left.set(title='test AJI of each cycle\'s selected model', xlabel='cycle', ylabel='AJI')
     right.set(title='front-end F1 (validation tiles)', xlabel='cycle', ylabel='F1')
     for axis in (left, right):
-        axis.legend(fontsize=8)
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=8)
     name = save(fig, images / 'reproduction_t4.png')
     paper = PAPER['t4']
     lines += ['', f'![T4](images/{name})', '',
