@@ -330,6 +330,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--rows', nargs='+', default=os.environ.get('ROWS', '').split() or None,
                         choices=ROW_NAMES, help='rows to run, in this order (default: all)')
+    parser.add_argument('--runs', nargs='+', help='only these runs of the rows (work dir names)')
     parser.add_argument('--seeds', nargs='+', type=int,
                         default=[int(s) for s in os.environ.get('SEEDS', '0 1 2').split()])
     parser.add_argument('--out', default=os.environ.get('OUT', 'work_dirs/reproduce'))
@@ -357,7 +358,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     for row in args.rows or ROW_NAMES:
         print(f'=== row {row}', flush=True)
         for run in table[row]:
-            if run.name not in done:
+            if run.name not in done and (not args.runs or run.name in args.runs):
                 protocol.run(run)
                 done.add(run.name)
 
