@@ -2,7 +2,8 @@
 #   make demo   set up .venv if needed, then run the embedded demo
 #   make test   set up .venv if needed, then run the test suite
 # Also: make lint (flake8 + isort --check-only), make test-fast (tests not marked slow).
-VENV ?= .venv
+# The venv: MMCYCLIC_VENV (as scripts/setup_env.sh reads it) or ./.venv.
+VENV ?= $(or $(MMCYCLIC_VENV),.venv)
 PY := $(VENV)/bin/python
 
 # Where the tracked Python files are (setup.cfg holds the flake8/isort settings).
@@ -11,7 +12,7 @@ LINT_PATHS := mmcyclic tools tests benchmarks scripts configs setup.py
 .PHONY: setup demo test test-fast lint bench
 
 setup:
-	@bash scripts/setup_env.sh
+	@MMCYCLIC_VENV=$(VENV) bash scripts/setup_env.sh
 
 demo: setup
 	@PYTHON=$(PY) bash scripts/demo.sh
