@@ -3,7 +3,8 @@
 #   make test   set up .venv if needed, then run the test suite
 # Also: make lint (flake8 + isort --check-only), make test-fast (tests not marked slow),
 #   make reproduce (the protocol of docs/reproduction.md; ROWS="t1 t4" SEEDS="0 1 2" for a part).
-VENV ?= .venv
+# The venv: MMCYCLIC_VENV (as scripts/setup_env.sh reads it) or ./.venv.
+VENV ?= $(or $(MMCYCLIC_VENV),.venv)
 PY := $(VENV)/bin/python
 
 # Where the tracked Python files are (setup.cfg holds the flake8/isort settings).
@@ -12,7 +13,7 @@ LINT_PATHS := mmcyclic tools tests benchmarks scripts configs setup.py
 .PHONY: setup demo test test-fast lint bench reproduce
 
 setup:
-	@bash scripts/setup_env.sh
+	@MMCYCLIC_VENV=$(VENV) bash scripts/setup_env.sh
 
 demo: setup
 	@PYTHON=$(PY) bash scripts/demo.sh

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+import mmcyclic  # noqa: F401  (before any test imports mmcv.ops: it picks their ops, mmcyclic/ops)
+
 pytest_plugins = ["pytester"]
 
 

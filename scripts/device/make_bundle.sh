@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Bundle what scripts/device/run_sparse_labels.sh needs on the GPU machine into .dev/ (ignored;
-# the device tool carries it): the pure-Python OpenMMLab stack of .venv with mmcv's compiled
-# ops replaced by torchvision's RoIAlign/NMS (scripts/device/mmcv_ext_torchvision.py; the
-# machine's torch has no mmcv build), and the MoNuSeg patches of the device budget (first
-# TRAIN_PATCHES training patches, first 32 validation patches, every test patch) with their
-# annotation files, label maps and the seed files of the rows. 64 MiB travel in all.
+# the device tool carries it): the pure-Python OpenMMLab stack of .venv without mmcv's compiled
+# ops (the machine's torch has no mmcv build: there mmcyclic.ops gives mmcv.ops torchvision's
+# RoIAlign and NMS, as in any install without them), and the MoNuSeg patches of the device
+# budget (first TRAIN_PATCHES training patches, first 32 validation patches, every test patch)
+# with their annotation files, label maps and the seed files of the rows. 64 MiB travel in all.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TRAIN_PATCHES=${TRAIN_PATCHES:-128}
@@ -20,7 +20,6 @@ cp -r "$SP/setuptools" "$SP/pkg_resources" .dev/py/
 cp -r "$SP/setuptools/_distutils" .dev/py/distutils
 find .dev/py -name __pycache__ -prune -exec rm -rf {} +
 rm -rf .dev/py/mmdet/.mim .dev/py/mmpretrain/.mim .dev/py/mmcv/ops/csrc .dev/py/mmcv/*.so
-cp scripts/device/mmcv_ext_torchvision.py .dev/py/mmcv/_ext.py
 tar -C .dev -czf .dev/py.tar.gz py && rm -rf .dev/py   # the tree travels in 64 MiB
 .venv/bin/python - "$TRAIN_PATCHES" <<'PY'
 import json, shutil, sys

@@ -21,9 +21,11 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
     --target /tmp/site .whl/*.whl || exit 1
 tar -C /tmp -xzf .dev/py.tar.gz || exit 1
 export PYTHONPATH=/tmp/py:/tmp/site:$PWD OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONUNBUFFERED=1
+export MMCYCLIC_MMCV_OPS=torchvision   # the bundle's mmcv has no compiled ops (mmcyclic.ops)
 rm -rf data/monuseg && ln -s "$PWD/.dev/data/monuseg" data/monuseg
 mkdir -p work_dirs/sparse_labels/seeds && cp .dev/seeds/*.json work_dirs/sparse_labels/seeds/
-python3 -c "import torch, mmcyclic, mmdet; print('cuda', torch.cuda.is_available(), torch.__version__)" \
+python3 -c "import mmcyclic, mmdet, torch; print('cuda', torch.cuda.is_available(), torch.__version__,
+    'mmcv ops', mmcyclic.ops.mmcv_ops_backend())" \
     || exit 1
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv
 RUNS=work_dirs/device_sparse_labels
