@@ -62,6 +62,11 @@ GRIDS: Dict[str, List[Dict]] = {
         dict(preset='paper', smooth_sigma=sigma, min_area=150, max_area=1500,
              min_solidity=solidity, selection='score', threshold=theta)
         for theta, sigma, solidity in itertools.product((0.2, 0.35, 0.5), (2.0, 3.0), (0.0, 0.85))],
+    # the relevance-outlined rows of 'signal' alone (the paper preset with shape priors, ranked)
+    'signal_relevance': [dict(preset='paper'), dict(preset='paper', selection='score')] + [
+        dict(preset='paper', smooth_sigma=sigma, min_area=150, max_area=1500,
+             min_solidity=solidity, selection='score', threshold=theta)
+        for theta, sigma, solidity in itertools.product((0.2, 0.35, 0.5), (2.0, 3.0), (0.0, 0.85))],
 }
 
 
