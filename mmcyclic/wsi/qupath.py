@@ -169,10 +169,15 @@ def snap_to_qupath_grid(geometry) -> Tuple[Optional[Any], bool]:
     Returns:
         ``(geometry or None if nothing is left, whether it had to be repaired)``.
     """
-    snapped = shapely.set_precision(geometry, QUPATH_GRID)
-    repaired = False
-    if not snapped.is_valid:
-        snapped = shapely.set_precision(shapely.make_valid(snapped), QUPATH_GRID)
+    repaired = not geometry.is_valid
+    if repaired:
+        geometry = shapely.make_valid(geometry)
+    try:
+        snapped = shapely.set_precision(geometry, QUPATH_GRID)
+    except shapely.errors.GEOSException:  # GEOS cannot reduce it: repair, then reduce
+        snapped, repaired = None, True
+    if snapped is None or not snapped.is_valid:
+        snapped = shapely.set_precision(shapely.make_valid(snapped or geometry), QUPATH_GRID)
         repaired = True
     polygons = polygonal_part(snapped)
     if polygons is None or not polygons.is_valid:

@@ -94,9 +94,18 @@ class StreamingStitcher:
         self.merge_iou = merge_iou
         self.min_visible = min_visible
         self.pending: List[TilePrediction] = []
+        self._frontier = 0
 
     def add(self, predictions: Sequence[TilePrediction]) -> None:
-        """Queue the predictions of one or more tiles, in tile order."""
+        """Queue the predictions of one or more tiles, in tile order.
+
+        Raises:
+            ValueError: a prediction lies above the last frontier (its band came too late).
+        """
+        late = [p for p in predictions if p.y0 < self._frontier]
+        if late:
+            raise ValueError(f'a prediction at row {late[0].y0} arrived after the frontier passed '
+                             f'row {self._frontier}: tiles must come band by band, top to bottom')
         self.pending.extend(predictions)
 
     def finalise(self, frontier: Optional[int]) -> List[StitchedNucleus]:
@@ -115,6 +124,8 @@ class StreamingStitcher:
             nuclei += self._stitch([pending[i] for i in group])
         self.pending = [pending[i] for i in sorted(i for g in still_open for i in g)]
         nuclei.sort(key=lambda n: (n.y0, n.x0, -n.score, n.mask.shape))
+        if frontier is not None:
+            self._frontier = frontier
         return nuclei
 
     def _stitch(self, group: List[TilePrediction]) -> List[StitchedNucleus]:
@@ -141,12 +152,14 @@ class StreamingStitcher:
             arrays[f'm{i}'] = np.packbits(p.mask, axis=None)
             arrays[f'h{i}'] = np.array([*p.mask.shape, p.y0, p.x0, *p.tile], np.int64)
             arrays[f's{i}'] = np.array([p.score], np.float64)
-        np.savez_compressed(buffer, count=np.array([len(self.pending)]), **arrays)
+        np.savez_compressed(buffer, count=np.array([len(self.pending)]),
+                            frontier=np.array([self._frontier]), **arrays)
         return buffer.getvalue()
 
     def load_state(self, data: bytes) -> None:
         """Restore the pending predictions written by :meth:`state_bytes`."""
         with np.load(io.BytesIO(data)) as stored:
+            self._frontier = int(stored['frontier'][0])
             self.pending = []
             for i in range(int(stored['count'][0])):
                 h, w, y0, x0, *tile = (int(v) for v in stored[f'h{i}'])

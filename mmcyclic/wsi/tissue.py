@@ -140,7 +140,7 @@ def detect_tissue(slide: Slide, mpp: Optional[float], mask_mpp: float = DEFAULT_
     um_per_px = downsample * mpp if mpp else mask_mpp  # without an mpp, sizes assume mask_mpp
     area_px = um_per_px ** 2
     mask = morphology.remove_small_objects(mask, max(1, int(min_object_um2 / area_px)))
-    mask = morphology.remove_small_holes(mask, max(1, int(fill_holes_um2 / area_px)))
+    mask = morphology.remove_small_holes(mask, max_size=max(1, int(fill_holes_um2 / area_px)))
     radius = int(round(dilate_um / um_per_px))
     if radius > 0:
         mask = morphology.binary_dilation(mask, morphology.disk(radius))

@@ -48,7 +48,10 @@ def _parse_object(feature) -> Tuple[str, str, object]:
         raise QuPathImportError('measurements must be a list or an object')
     geometry = shape(feature['geometry'])
     # QuPath 0.6+: GeometryPrecisionReducer.reduce onto PrecisionModel(-0.01).
-    reduced = shapely.set_precision(geometry, 0.01)
+    try:
+        reduced = shapely.set_precision(geometry, 0.01)
+    except shapely.errors.GEOSException:
+        raise QuPathImportError('Reduction failed, possible invalid input') from None
     if not geometry.is_valid or not reduced.is_valid or reduced.is_empty:
         raise QuPathImportError('Reduction failed, possible invalid input')
     return object_type, _path_class(properties.get('classification')), reduced
