@@ -167,6 +167,7 @@ def write_synthetic_slide(path: PathLike, slide: SyntheticSlide, kind: str = 'ge
     if kind != 'generic' and mpp is None:
         raise ValueError(f'a {kind} slide records its mpp; use kind="generic" for a slide without')
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     levels = slide.level_shapes(min_level_side)
     common = dict(tile=(TIFF_TILE, TIFF_TILE), compression=compression, photometric='rgb',
                   dtype=np.uint8)
