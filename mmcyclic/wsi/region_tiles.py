@@ -102,8 +102,8 @@ class TileReport:
                       for (s, lab), n in sorted(self.tiles.items())],
             'regions': [{'slide': s, 'class': c, 'count': n}
                         for (s, c), n in sorted(self.regions.items())],
-            'skipped_objects': dict(sorted(self.skipped_objects.items())),
-            'dropped_tiles': dict(sorted(self.dropped_tiles.items())),
+            'skipped_objects': {r: n for r, n in sorted(self.skipped_objects.items()) if n},
+            'dropped_tiles': {r: n for r, n in sorted(self.dropped_tiles.items()) if n},
             'failed_slides': self.failed_slides,
         }
 
@@ -111,8 +111,9 @@ class TileReport:
         """A readable report, one line per count."""
         out = [f'{s}: {n} {lab} tiles' for (s, lab), n in sorted(self.tiles.items())]
         out += [f'{s}: {n} region(s) of class "{c}"' for (s, c), n in sorted(self.regions.items())]
-        out += [f'skipped {n} object(s): {r}' for r, n in sorted(self.skipped_objects.items())]
-        out += [f'dropped {n} tile(s): {r}' for r, n in sorted(self.dropped_tiles.items())]
+        out += [f'skipped {n} object(s): {r}'
+                for r, n in sorted(self.skipped_objects.items()) if n]
+        out += [f'dropped {n} tile(s): {r}' for r, n in sorted(self.dropped_tiles.items()) if n]
         out += [f'FAILED {s}: {r}' for s, r in self.failed_slides.items()]
         return out
 

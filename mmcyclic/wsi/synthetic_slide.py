@@ -34,6 +34,8 @@ PathLike = Union[str, os.PathLike]
 KINDS = ('generic', 'svs', 'ome')
 GLASS_RGB = (236, 236, 232)
 TIFF_TILE = 256
+# Tissue is decided per square cell of this many level-0 pixels (pyramid levels stay exact).
+TISSUE_CELL = 64
 
 
 @dataclass
@@ -60,6 +62,7 @@ class SyntheticSlide:
     empty_blocks: Sequence[int] = ()
     _images: np.ndarray = field(init=False, repr=False)
     _labels: np.ndarray = field(init=False, repr=False)
+    _levels: dict = field(init=False, repr=False)
     _ellipses: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -68,6 +71,7 @@ class SyntheticSlide:
                                    with_nuclei=k not in self.empty_blocks)
                  for k, child in enumerate(children[:-1])]
         self._images = np.stack([t[0] for t in tiles])
+        self._levels = {1: self._images}
         self._labels = np.stack([t[1] for t in tiles]).astype(np.int64)
         self._ellipses = self._draw_ellipses(np.random.default_rng(children[-1]))
 
@@ -89,12 +93,20 @@ class SyntheticSlide:
         return np.array(rows)
 
     def tissue(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-        """Whether level-0 points ``(ys, xs)`` (broadcast) lie in tissue."""
+        """Whether level-0 points ``(ys, xs)`` (broadcast) lie in tissue.
+
+        Tissue is decided per cell of :data:`TISSUE_CELL` level-0 pixels (the
+        cell's centre inside an ellipse), so every pyramid level down to that
+        downsample is an exact block mean of level 0.
+        """
+        shape = np.broadcast(ys, xs).shape
         if self.tissue_fraction >= 1:
-            return np.ones(np.broadcast(ys, xs).shape, bool)
-        inside = np.zeros(np.broadcast(ys, xs).shape, bool)
-        for cy, cx, ry, rx in self._ellipses:
-            inside |= ((ys - cy) / ry) ** 2 + ((xs - cx) / rx) ** 2 <= 1
+            return np.ones(shape, bool)
+        cy = (np.floor(np.asarray(ys, float) / TISSUE_CELL) + 0.5) * TISSUE_CELL
+        cx = (np.floor(np.asarray(xs, float) / TISSUE_CELL) + 0.5) * TISSUE_CELL
+        inside = np.zeros(shape, bool)
+        for ey, ex, ry, rx in self._ellipses:
+            inside |= ((cy - ey) / ry) ** 2 + ((cx - ex) / rx) ** 2 <= 1
         return inside
 
     def region(self, y0: int, x0: int, h: int, w: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -103,33 +115,59 @@ class SyntheticSlide:
         Ids are unique over the slide: ``(block row, block column, id in the tile)``
         packed into one integer.
         """
+        rgb = self.level_region(1, y0, x0, h, w)
         ys = np.arange(y0, y0 + h)[:, None]
         xs = np.arange(x0, x0 + w)[None, :]
         by, bx = ys // self.block, xs // self.block
-        which = (by * 7 + bx) % self.distinct
-        ry, rx = ys % self.block, xs % self.block
-        rgb = self._images[which, ry, rx]
-        ids = self._labels[which, ry, rx]
+        ids = self._labels[(by * 7 + bx) % self.distinct, ys % self.block, xs % self.block]
         block_index = by * (self.width // self.block + 1) + bx
         ids = np.where(ids > 0, block_index * 100000 + ids, 0)
-        inside = self.tissue(ys + 0.5, xs + 0.5)
-        rgb = np.where(inside[..., None], rgb, np.array(GLASS_RGB, np.uint8))
-        return rgb.astype(np.uint8), np.where(inside, ids, 0)
+        return rgb, np.where(self.tissue(ys, xs), ids, 0)
+
+    def _tiles_at(self, downsample: int) -> np.ndarray:
+        """The distinct tiles block-mean downsampled (cached per downsample)."""
+        if downsample not in self._levels:
+            n, b = len(self._images), self.block // downsample
+            blocks = self._images.reshape(n, b, downsample, b, downsample, 3).astype(np.float32)
+            self._levels[downsample] = np.round(blocks.mean(axis=(2, 4))).astype(np.uint8)
+        return self._levels[downsample]
 
     def level_region(self, downsample: int, y0: int, x0: int, h: int, w: int) -> np.ndarray:
-        """RGB of a region of the level with ``downsample`` (block means of level 0)."""
-        rgb, _ = self.region(y0 * downsample, x0 * downsample, h * downsample, w * downsample)
-        if downsample == 1:
-            return rgb
-        shaped = rgb.reshape(h, downsample, w, downsample, 3).astype(np.float32)
-        return np.round(shaped.mean(axis=(1, 3))).astype(np.uint8)
+        """RGB of a region of the level with ``downsample`` (exact block means of level 0).
+
+        Raises:
+            ValueError: ``downsample`` does not divide the block and the tissue cell.
+        """
+        if self.block % downsample or TISSUE_CELL % downsample:
+            raise ValueError(f'downsample {downsample} must divide {self.block} and {TISSUE_CELL}')
+        b = self.block // downsample
+        ys = np.arange(y0, y0 + h)[:, None]
+        xs = np.arange(x0, x0 + w)[None, :]
+        rgb = self._tiles_at(downsample)[(ys // b * 7 + xs // b) % self.distinct, ys % b, xs % b]
+        inside = self.tissue(ys * downsample, xs * downsample)
+        return np.where(inside[..., None], rgb, np.array(GLASS_RGB, np.uint8))
+
+    def block_regions(self) -> List[Tuple[Tuple[int, int, int, int], bool]]:
+        """``((x, y, w, h), has_nuclei)`` of every block lying wholly in tissue (level 0)."""
+        out = []
+        for by in range(self.height // self.block):
+            for bx in range(self.width // self.block):
+                y0, x0, b = by * self.block, bx * self.block, self.block
+                ys = np.array([y0, y0, y0 + b, y0 + b, y0 + b / 2], float)
+                xs = np.array([x0, x0 + b, x0, x0 + b, x0 + b / 2], float)
+                if self.tissue(ys, xs).all():
+                    which = (by * 7 + bx) % self.distinct
+                    out.append(((x0, y0, b, b), which not in self.empty_blocks))
+        return out
 
     def level_shapes(self, min_side: int = 256) -> List[Tuple[int, int, int]]:
-        """``(downsample, height, width)`` of the pyramid levels, halving to ``min_side``."""
+        """``(downsample, height, width)`` of the pyramid levels, halving to ``min_side``
+        (and to the block and tissue-cell sizes at most)."""
         levels, d = [], 1
         while True:
             levels.append((d, self.height // d, self.width // d))
-            if min(self.height, self.width) // (2 * d) < min_side:
+            if (min(self.height, self.width) // (2 * d) < min_side
+                    or self.block % (2 * d) or TISSUE_CELL % (2 * d)):
                 return levels
             d *= 2
 
