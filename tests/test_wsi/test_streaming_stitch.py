@@ -74,8 +74,11 @@ def streamed(per_tile, windows, shape, reload_state):
     return labels, np.array([n.score for n in nuclei])
 
 
-@pytest.mark.parametrize('tile,overlap,seed', [(256, 64, 0), (160, 48, 1)])
-@pytest.mark.parametrize('reload_state', [False, True])
+@pytest.mark.parametrize('tile,overlap,seed,reload_state', [
+    (256, 64, 0, True),
+    pytest.param(256, 64, 0, False, marks=pytest.mark.slow),
+    pytest.param(160, 48, 1, False, marks=pytest.mark.slow),
+    pytest.param(160, 48, 1, True, marks=pytest.mark.slow)])
 def test_streamed_equals_in_memory_stitch(full_tissue, tile, overlap, seed, reload_state):
     gt = model_grid_truth(full_tissue)[:640, :768]
     windows = tile_windows(*gt.shape, tile, overlap)
