@@ -29,7 +29,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Describe whole-slide images (no model needed)')
     parser.add_argument('inputs', nargs='+', metavar='SLIDE', help='slide files, folders or globs')
     parser.add_argument('--backend', choices=BACKENDS, default='auto', help='slide reader')
-    parser.add_argument('--slide-mpp', type=float, help='µm per level-0 pixel, if the file has none')
+    parser.add_argument('--slide-mpp', type=float,
+                        help='µm per level-0 pixel, if the file has none')
     parser.add_argument('--tissue', action='store_true', help='also detect tissue (area in mm²)')
     parser.add_argument('--tissue-out', help='write <stem>_tissue.png and <stem>_tissue.geojson '
                         '(a QuPath annotation of class "Tissue") here; implies --tissue')
@@ -48,8 +49,9 @@ def tissue_feature(mask: np.ndarray, downsample: float):
     if not polygons:
         return None
     geometry, _ = snap_to_qupath_grid(MultiPolygon(polygons) if len(polygons) > 1 else polygons[0])
-    return None if geometry is None else detection_feature(geometry, 'Tissue', (0, 160, 255), {},
-                                                            object_type='annotation')
+    if geometry is None:
+        return None
+    return detection_feature(geometry, 'Tissue', (0, 160, 255), {}, object_type='annotation')
 
 
 def describe(path: Path, args: argparse.Namespace) -> dict:

@@ -42,8 +42,8 @@ from mmcyclic.utils.checkpoint_compat import UnsafeCheckpointError
 from mmcyclic.utils.config import load_config
 from mmcyclic.utils.progress import Progress, progress_write
 
-from .result import FORMATS, NucleiResult
 from .image_sources import open_image_source
+from .result import FORMATS, NucleiResult
 from .tiled_inference import Tile, TileCallback, TileInstances, segment_tiled
 
 PathLike = Union[str, os.PathLike]

@@ -106,7 +106,8 @@ def stitch_predictions_with_scores(predictions: Iterable[TilePrediction],
                                    merge_iou: float = 0.5,
                                    min_visible: float = 0.5,
                                    whole_first: bool = False,
-                                   canvas: Optional[Window] = None) -> Tuple[np.ndarray, np.ndarray]:
+                                   canvas: Optional[Window] = None
+                                   ) -> Tuple[np.ndarray, np.ndarray]:
     """Stitch tile predictions; also return each instance's score.
 
     Args:
@@ -139,7 +140,8 @@ def stitch_predictions_with_scores(predictions: Iterable[TilePrediction],
         if _is_empty(win):
             continue
         mask = _mask_in(pred, win)
-        region = labels[win[0] - canvas[0]:win[2] - canvas[0], win[1] - canvas[1]:win[3] - canvas[1]]
+        region = labels[win[0] - canvas[0]:win[2] - canvas[0],
+                        win[1] - canvas[1]:win[3] - canvas[1]]
         area = np.count_nonzero(mask)
         if area == 0:
             continue

@@ -110,8 +110,10 @@ def polygonal_part(geometry) -> Optional[Any]:
     if isinstance(geometry, (Polygon, MultiPolygon)):
         return None if geometry.is_empty else geometry
     if isinstance(geometry, GeometryCollection):
-        polygons = [p for g in geometry.geoms for p in getattr(polygonal_part(g), 'geoms',
-                                                                [polygonal_part(g)]) if p]
+        polygons = []
+        for part in geometry.geoms:
+            found = polygonal_part(part)
+            polygons += list(getattr(found, 'geoms', [found] if found else []))
         return MultiPolygon(polygons) if polygons else None
     return None
 

@@ -28,7 +28,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import shapely
@@ -258,10 +258,10 @@ def _cut_slide(slide: Slide, plan, regions: Dict[str, object], key: str, out_dir
         return []
     f = plan.level0_per_model
     x0, y0, x1, y1 = shapely.union_all(labelled).bounds
-    rows_m = range(max(0, int(y0 / f) // stride), min(reader.shape[0] - tile_size,
-                                                       int(y1 / f)) // stride + 1)
-    cols_m = range(max(0, int(x0 / f) // stride), min(reader.shape[1] - tile_size,
-                                                       int(x1 / f)) // stride + 1)
+    rows_m = range(max(0, int(y0 / f) // stride),
+                   min(reader.shape[0] - tile_size, int(y1 / f)) // stride + 1)
+    cols_m = range(max(0, int(x0 / f) // stride),
+                   min(reader.shape[1] - tile_size, int(x1 / f)) // stride + 1)
     origins = np.array([(r * stride, c * stride) for r in rows_m for c in cols_m], np.int64)
     if origins.size == 0:
         report.dropped_tiles['regions smaller than one tile'] += 1
@@ -287,7 +287,8 @@ def _cut_slide(slide: Slide, plan, regions: Dict[str, object], key: str, out_dir
     bar = Progress(total, progress, desc=key, unit='tile')
     for label, indices in chosen.items():
         if max_tiles is not None and len(indices) > max_tiles:
-            report.dropped_tiles[f'over --max-tiles-per-class {max_tiles}'] += len(indices) - max_tiles
+            report.dropped_tiles[f'over --max-tiles-per-class {max_tiles}'] += \
+                len(indices) - max_tiles
             indices = np.sort(rng.choice(indices, max_tiles, replace=False))
         coverage = pos if label == 'pos' else neg
         names = classes.positive if label == 'pos' else classes.negative
@@ -303,4 +304,3 @@ def _cut_slide(slide: Slide, plan, regions: Dict[str, object], key: str, out_dir
             bar.update()
     bar.close()
     return rows
-

@@ -254,7 +254,8 @@ class TifffileSlide(Slide):
             self._tif = open_tiff(self.path)
         except NotLazyError as error:
             raise SlideReadError(f'{self.path}: {error}. If it is a slide format tifffile does '
-                                 f'not know, try --backend openslide ({OPENSLIDE_EXTRA}).') from None
+                                 f'not know, try --backend openslide ({OPENSLIDE_EXTRA}).'
+                                 ) from None
         try:
             self._init_levels()
         except BaseException:
@@ -337,8 +338,8 @@ class OpenSlideSlide(Slide):
         self.level_dimensions = [tuple(map(int, d)) for d in self._slide.level_dimensions]
         self.level_downsamples = [float(d) for d in self._slide.level_downsamples]
         try:
-            self.mpp = _checked_mpp(float(props['openslide.mpp-x']), float(props['openslide.mpp-y']),
-                                    'openslide.mpp-x/y')
+            self.mpp = _checked_mpp(float(props['openslide.mpp-x']),
+                                    float(props['openslide.mpp-y']), 'openslide.mpp-x/y')
         except (KeyError, ValueError):
             self.mpp = None
         power = props.get('openslide.objective-power')

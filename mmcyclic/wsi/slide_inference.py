@@ -46,8 +46,8 @@ from mmcyclic.apis.tiled_inference import Tile, TileInstances, tile_windows
 from mmcyclic.datasets.io import read_image
 from mmcyclic.utils.progress import Progress
 
-from .qupath import detection_feature, read_qupath_objects, snap_to_qupath_grid, \
-    write_feature_collection
+from .qupath import (detection_feature, read_qupath_objects, snap_to_qupath_grid,
+                     write_feature_collection)
 from .resolution import ModelGridReader, ResolutionPlan, plan_resolution
 from .slide import Slide, open_slide
 from .store import NucleusStore

@@ -61,7 +61,8 @@ class NucleusStore:
                     self._con.execute(statement)
                 for key, value in (('version', STORE_VERSION), ('compression', 'zlib'),
                                    ('compression_level', COMPRESSION_LEVEL)):
-                    self._con.execute('INSERT INTO metadata VALUES (?, ?)', (key, json.dumps(value)))
+                    self._con.execute('INSERT INTO metadata VALUES (?, ?)',
+                                      (key, json.dumps(value)))
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -25,8 +25,8 @@ import numpy as np
 import shapely
 from scipy import ndimage
 
-from mmcyclic.evaluation.stitching import (TilePrediction, Window, _intersect, _is_empty,
-                                           _mask_in, stitch_predictions_with_scores)
+from mmcyclic.evaluation.stitching import (TilePrediction, Window, _intersect, _is_empty, _mask_in,
+                                           stitch_predictions_with_scores)
 
 
 @dataclass

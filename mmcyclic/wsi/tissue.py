@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence, Tuple
 
 import numpy as np
+from scipy import ndimage
 from skimage import color, filters, morphology
 from skimage.draw import polygon as draw_polygon
 
@@ -139,11 +140,11 @@ def detect_tissue(slide: Slide, mpp: Optional[float], mask_mpp: float = DEFAULT_
     mask = grey < threshold
     um_per_px = downsample * mpp if mpp else mask_mpp  # without an mpp, sizes assume mask_mpp
     area_px = um_per_px ** 2
-    mask = morphology.remove_small_objects(mask, max(1, int(min_object_um2 / area_px)))
+    mask = morphology.remove_small_objects(mask, max_size=max(1, int(min_object_um2 / area_px)))
     mask = morphology.remove_small_holes(mask, max_size=max(1, int(fill_holes_um2 / area_px)))
     radius = int(round(dilate_um / um_per_px))
     if radius > 0:
-        mask = morphology.binary_dilation(mask, morphology.disk(radius))
+        mask = ndimage.binary_dilation(mask, structure=morphology.disk(radius).astype(bool))
     return TissueMask(mask, downsample, 'otsu', threshold)
 
 
@@ -174,7 +175,8 @@ def mask_from_annotations(polygons: Iterable[Sequence[np.ndarray]],
     Pixels whose centre lies inside an exterior and outside its holes are tissue.
     """
     width, height = slide_dimensions
-    shape = (max(1, int(math.ceil(height / downsample))), max(1, int(math.ceil(width / downsample))))
+    shape = (max(1, int(math.ceil(height / downsample))),
+             max(1, int(math.ceil(width / downsample))))
     mask = np.zeros(shape, bool)
     for rings in polygons:
         inside = np.zeros(shape, bool)

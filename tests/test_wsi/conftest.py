@@ -10,7 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'test_apis'))
 
 @pytest.fixture(scope='session')
 def synthetic():
-    """A 1536 x 2048 slide of repeated 256 px synthetic tiles, ~30 % tissue, one nucleus-free tile."""
+    """A 1536 x 2048 slide of repeated 256 px synthetic tiles, ~30 % tissue, one tile without
+    nuclei."""
     from mmcyclic.wsi.synthetic_slide import SyntheticSlide
     return SyntheticSlide(1536, 2048, block=256, distinct=4, seed=1, tissue_fraction=0.3,
                           empty_blocks=(3, ))

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from wsi_helpers import qupath_import, rasterise
 
 from mmcyclic.apis import NucleiSegmenter
 from mmcyclic.wsi.slide import open_slide
@@ -16,7 +17,6 @@ from mmcyclic.wsi.store import NucleusStore
 from mmcyclic.wsi.synthetic_slide import SyntheticSlide, write_synthetic_slide
 
 from apis_helpers import R18_CONFIG, same_partition
-from wsi_helpers import qupath_import, rasterise
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,11 +5,10 @@ import json
 import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, mapping
+from wsi_helpers import QuPathImportError, qupath_import
 
 from mmcyclic.wsi.qupath import (detection_feature, read_qupath_objects, snap_to_qupath_grid,
                                  write_feature_collection)
-
-from wsi_helpers import QuPathImportError, qupath_import
 
 SQUARE = [[[0, 0], [100, 0], [100, 100], [0, 100], [0, 0]]]
 
@@ -116,5 +115,6 @@ def test_the_import_rules_catch_what_qupath_refuses(tmp_path):
         (tmp_path / name).write_text(text)
         with pytest.raises(QuPathImportError):
             qupath_import(tmp_path / name)
-    (tmp_path / 'top_level').write_text(json.dumps(dict(feature(polygon()), objectType='detection')))
+    top_level = dict(feature(polygon()), objectType='detection')
+    (tmp_path / 'top_level').write_text(json.dumps(top_level))
     assert qupath_import(tmp_path / 'top_level')[0][0] == 'annotation'  # TIAToolbox's mistake

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 from scipy import ndimage
+from wsi_helpers import model_grid_truth
 
 from mmcyclic.apis.tiled_inference import tile_windows
 from mmcyclic.evaluation.stitching import (TilePrediction, stitch_predictions_with_scores,
@@ -9,7 +10,6 @@ from mmcyclic.evaluation.stitching import (TilePrediction, stitch_predictions_wi
 from mmcyclic.wsi.streaming_stitch import StreamingStitcher
 
 from apis_helpers import same_partition
-from wsi_helpers import model_grid_truth
 
 
 def jittered_predictions(gt, windows, seed):

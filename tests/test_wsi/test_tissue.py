@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from mmcyclic.wsi.slide import open_slide
-from mmcyclic.wsi.tissue import (TissueMask, detect_tissue, mask_from_annotations,
-                                 mask_from_image, read_thumbnail)
+from mmcyclic.wsi.tissue import (TissueMask, detect_tissue, mask_from_annotations, mask_from_image,
+                                 read_thumbnail)
 
 
 def test_detected_tissue_matches_the_drawn_tissue(pyramids, synthetic):
@@ -12,7 +12,8 @@ def test_detected_tissue_matches_the_drawn_tissue(pyramids, synthetic):
         found = detect_tissue(slide, 0.25, mask_mpp=4.0, dilate_um=0)
     d = found.downsample
     rows, cols = found.mask.shape
-    truth = synthetic.tissue((np.arange(rows)[:, None] + 0.5) * d, (np.arange(cols)[None] + 0.5) * d)
+    truth = synthetic.tissue((np.arange(rows)[:, None] + 0.5) * d,
+                             (np.arange(cols)[None] + 0.5) * d)
     iou = np.count_nonzero(found.mask & truth) / np.count_nonzero(found.mask | truth)
     assert iou >= 0.95
     assert found.area_mm2(0.25) == pytest.approx(truth.sum() * (d * 0.25e-3) ** 2, rel=0.06)
