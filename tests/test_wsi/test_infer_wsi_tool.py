@@ -1,5 +1,4 @@
 """tools/infer_wsi.py with a real (randomly initialised) model: exits, outputs, equivalences."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -8,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from wsi_helpers import qupath_import, rasterise
 
 from mmcyclic.apis import NucleiSegmenter
@@ -16,32 +14,21 @@ from mmcyclic.wsi.slide import open_slide
 from mmcyclic.wsi.store import NucleusStore
 from mmcyclic.wsi.synthetic_slide import SyntheticSlide, write_synthetic_slide
 
-from apis_helpers import R18_CONFIG, same_partition
+from apis_helpers import R18_CONFIG, load_tool, same_partition, save_random_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory) -> Path:
-    """Random weights saved like a trained checkpoint."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp('ckpt') / 'random.pth'
-    torch.save({'state_dict': NucleiSegmenter(R18_CONFIG).model.state_dict(), 'meta': {}}, path)
-    return path
+    return save_random_checkpoint(tmp_path_factory.mktemp('ckpt') / 'random.pth')
 
 
 def test_mpp_problems_exit_2_naming_the_flag_and_a_region_run_is_qupath_ready(
         tmp_path, checkpoint, full_tissue, capsys):
     none = write_synthetic_slide(tmp_path / 'in' / 'none.tif', full_tissue, mpp=None)
     coarse = write_synthetic_slide(tmp_path / 'in' / 'coarse.tif', full_tissue, mpp=0.5)
-    tool = _load('infer_wsi')
+    tool = load_tool('infer_wsi')
     common = [str(R18_CONFIG), str(checkpoint), '--out', str(tmp_path / 'out'), '--tile-size',
               '256', '--overlap', '48', '--score-thr', '0.5', '--no-progress', '--tissue', 'none']
     assert tool.main(common[:2] + [str(none), str(coarse)] + common[2:]) == 2
@@ -67,10 +54,10 @@ def test_streamed_equals_in_memory_segmentation_with_a_real_model(tmp_path, chec
     """A 1024 x 1024 slide, 9 tiles overlapping by 64: the same nuclei as segment() in memory."""
     slide = SyntheticSlide(1024, 1024, block=512, distinct=2, seed=4, tissue_fraction=1.0)
     path = write_synthetic_slide(tmp_path / 'big.tif', slide, compression='zlib')
-    code = _load('infer_wsi').main([str(R18_CONFIG), str(checkpoint), str(path), '--out',
-                                    str(tmp_path / 'out'), '--tile-size', '512', '--overlap',
-                                    '64', '--score-thr', '0.5', '--tissue', 'none',
-                                    '--no-progress'])
+    code = load_tool('infer_wsi').main([
+        str(R18_CONFIG), str(checkpoint), str(path), '--out', str(tmp_path / 'out'),
+        '--tile-size', '512', '--overlap', '64', '--score-thr', '0.5', '--tissue', 'none',
+        '--no-progress'])
     assert code == 0
     segmenter = NucleiSegmenter(R18_CONFIG, checkpoint, tile_size=512, overlap=64,
                                 score_thr=0.5)

@@ -37,32 +37,34 @@ def test_within_tolerance_is_read_as_is(slide_at, mpp):
     assert 'as is' in plan.decision
 
 
-def test_finer_slide_reads_the_matching_level(slide_at, full_tissue):
-    with open_slide(slide_at(0.125)) as slide:
+def _block_means(image: np.ndarray, k: int) -> np.ndarray:
+    h, w = image.shape[0] // k, image.shape[1] // k
+    return np.round(image.astype(np.float32).reshape(h, k, w, k, 3).mean(axis=(1, 3)))
+
+
+@pytest.mark.parametrize('mpp,plan_expected,shape,expected', [
+    # 0.125 µm/px: level 1 (0.25) read as is.
+    (0.125, (1, 1.0, 2.0), (384, 512), lambda s: s.level_region(2, 0, 0, 384, 512)),
+    # 0.0625 µm/px (levels 0.0625, 0.125): level 1 downsampled x2 by block means.
+    (0.0625, (1, 2.0, 4.0), (192, 256),
+     lambda s: _block_means(s.level_region(2, 0, 0, 384, 512), 2)),
+])
+def test_finer_slides_read_a_level_and_downsample_exactly(slide_at, full_tissue, mpp,
+                                                          plan_expected, shape, expected):
+    with open_slide(slide_at(mpp)) as slide:
         plan = plan_resolution(slide, 0.25)
-        assert (plan.level, plan.resample, plan.level0_per_model) == (1, 1.0, 2.0)
+        assert (plan.level, plan.resample, plan.level0_per_model) == plan_expected
         reader = ModelGridReader(slide, plan)
-        assert reader.shape == (384, 512)
-        np.testing.assert_array_equal(reader.read((10, 20, 74, 100)),
-                                      full_tissue.level_region(2, 10, 20, 64, 80))
+        assert reader.shape == shape
+        np.testing.assert_array_equal(reader.read((0, 0, *shape)), expected(full_tissue))
+
+
+def test_coarsest_fine_enough_level_is_chosen(slide_at):
+    with open_slide(slide_at(0.125)) as slide:
         # Finer than the coarsest level (0.25): that level downsampled by 2.
         plan = plan_resolution(slide, 0.5, tolerance=0.1)
-    assert (plan.level, plan.resample, plan.level0_per_model) == (1, 2.0, 4.0)
-    with open_slide(slide_at(0.125)) as slide:
-        plan = plan_resolution(slide, 0.25, tolerance=0.0)
-    assert plan.level == 1
-
-
-def test_integer_downsampling_by_block_means(slide_at, full_tissue):
-    """A 0.0625 µm/px slide (levels 0.0625, 0.125) for a 0.25 model: level 1 downsampled x2."""
-    with open_slide(slide_at(0.0625)) as slide:
-        plan = plan_resolution(slide, 0.25)
         assert (plan.level, plan.resample, plan.level0_per_model) == (1, 2.0, 4.0)
-        reader = ModelGridReader(slide, plan)
-        assert reader.shape == (192, 256)
-        expected = full_tissue.level_region(2, 0, 0, 384, 512).astype(np.float32)
-        expected = np.round(expected.reshape(192, 2, 256, 2, 3).mean(axis=(1, 3)))
-        np.testing.assert_array_equal(reader.read((0, 0, 192, 256)), expected)
+        assert plan_resolution(slide, 0.25, tolerance=0.0).level == 1
 
 
 def test_non_integer_resampling_gives_each_model_pixel_one_value(slide_at):
