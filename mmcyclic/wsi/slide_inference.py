@@ -254,9 +254,25 @@ def _features(store: NucleusStore, options: SlideOptions):
             'Centroid Y µm': props['centroid_um'][1]})
 
 
+def reset_peak_rss() -> None:
+    """Start a new peak-memory measurement (Linux: ``clear_refs`` 5 resets ``VmHWM``)."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as handle:
+            handle.write('5')
+    except OSError:  # not Linux, or not allowed: the peak then counts from the start
+        pass
+
+
 def peak_rss_mb() -> float:
-    """This process's peak resident memory in MB (Linux ``ru_maxrss`` is in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident memory in MB since :func:`reset_peak_rss` (or the process start)."""
+    try:
+        with open('/proc/self/status') as handle:
+            for line in handle:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def segment_slide(path: PathLike, predictor: TilePredictor, tile_size: int, overlap: int,
@@ -292,6 +308,7 @@ def segment_slide(path: PathLike, predictor: TilePredictor, tile_size: int, over
     path, out_dir = Path(path), Path(out_dir)
     stem = path.name.split('.')[0]
     started = time.perf_counter()
+    reset_peak_rss()
     with open_slide(path, options.backend) as slide:
         plan = plan_resolution(slide, options.model_mpp, options.slide_mpp, options.mpp_tolerance,
                                options.allow_upsample)

@@ -6,7 +6,8 @@ Three sources, one :class:`TissueMask` (a boolean grid with its scale):
   read from the coarsest level fine enough (in bands, never a whole large
   level), turned grey, thresholded with Otsu's method (scikit-image), then
   cleaned with morphology whose sizes are in µm: specks under
-  ``min_object_um2`` removed, holes under ``fill_holes_um2`` filled, the
+  ``min_object_um2`` removed, holes (not touching the border) under
+  ``fill_holes_um2`` filled, the
   edge grown by ``dilate_um``. Glass is bright: when the thumbnail holds no
   glass, Otsu would split the tissue itself, so the threshold is never
   taken below :data:`MIN_GLASS_GREY`.
@@ -114,6 +115,23 @@ def read_thumbnail(slide: Slide, downsample: float, progress: bool = False) -> n
     return out
 
 
+def fill_small_holes(mask: np.ndarray, max_pixels: int) -> np.ndarray:
+    """Fill background pieces of at most ``max_pixels`` that do not touch the border.
+
+    (scikit-image's ``remove_small_holes`` also fills small glass areas at the
+    slide's edge, which are not holes in the tissue.)
+    """
+    pieces, count = ndimage.label(~mask)
+    if count == 0:
+        return mask
+    sizes = np.bincount(pieces.ravel(), minlength=count + 1)
+    border = np.unique(np.concatenate([pieces[0], pieces[-1], pieces[:, 0], pieces[:, -1]]))
+    small = sizes <= max_pixels
+    small[0] = False
+    small[border] = False
+    return mask | small[pieces]
+
+
 def detect_tissue(slide: Slide, mpp: Optional[float], mask_mpp: float = DEFAULT_MASK_MPP,
                   min_object_um2: float = 10000.0, fill_holes_um2: float = 100000.0,
                   dilate_um: float = 16.0, progress: bool = False) -> TissueMask:
@@ -141,7 +159,7 @@ def detect_tissue(slide: Slide, mpp: Optional[float], mask_mpp: float = DEFAULT_
     um_per_px = downsample * mpp if mpp else mask_mpp  # without an mpp, sizes assume mask_mpp
     area_px = um_per_px ** 2
     mask = morphology.remove_small_objects(mask, max_size=max(1, int(min_object_um2 / area_px)))
-    mask = morphology.remove_small_holes(mask, max_size=max(1, int(fill_holes_um2 / area_px)))
+    mask = fill_small_holes(mask, max(1, int(fill_holes_um2 / area_px)))
     radius = int(round(dilate_um / um_per_px))
     if radius > 0:
         mask = ndimage.binary_dilation(mask, structure=morphology.disk(radius).astype(bool))

@@ -1,6 +1,7 @@
 """Whole-slide inference (:func:`mmcyclic.wsi.slide_inference.segment_slide`), fake detector."""
 import gzip
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -241,3 +242,22 @@ def test_killed_run_resumes_to_byte_identical_outputs(tmp_path, pyramids, truth)
     resumed_rows = list(sqlite3.connect(tmp_path / 'resumed' / 'generic.db').execute(
         'SELECT key, geometry, properties FROM annotations ORDER BY id'))
     assert clean_rows == resumed_rows
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_from_1k_to_4k_slides(tmp_path):
+    """16x the area, same tissue fraction and density: peak RSS within 1.25x, no big array."""
+    from mmcyclic.wsi.synthetic_slide import SyntheticSlide
+    results = {}
+    for size in (1024, 4096):
+        path = write_synthetic_slide(tmp_path / f's{size}.svs', SyntheticSlide(
+            size, size, block=512, distinct=4, seed=0, tissue_fraction=0.3), 'svs')
+        done = subprocess.run([sys.executable, str(REPO / 'benchmarks' / 'bench_wsi.py'),
+                               '--memory-child', str(path), str(tmp_path / f'out{size}')],
+                              env={**os.environ, 'PYTHONPATH': str(REPO)}, capture_output=True,
+                              text=True, timeout=900)
+        assert done.returncode == 0, done.stderr
+        results[size] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert results[4096]['nuclei'] > 10 * results[1024]['nuclei']
+    assert results[4096]['rss_mb'] <= 1.25 * results[1024]['rss_mb']
+    assert results[4096]['traced_peak_mb'] < 64  # all numpy arrays at once, so any single one

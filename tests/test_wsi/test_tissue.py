@@ -58,3 +58,12 @@ def test_masks_from_a_picture_and_from_annotations():
     # Another region inside the hole stays tissue: holes only cut their own polygon.
     mask = mask_from_annotations([[other], [square, hole]], (1000, 1000), 10.0, 'roi')
     assert mask.fraction(150, 150, 250, 250) == 1.0
+
+
+def test_glass_at_the_border_is_not_a_hole():
+    from mmcyclic.wsi.tissue import fill_small_holes
+    mask = np.ones((20, 20), bool)
+    mask[5:8, 5:8] = False  # a hole in the tissue
+    mask[:, 17:] = False  # glass along the right edge, smaller than the limit
+    filled = fill_small_holes(mask, 100)
+    assert filled[5:8, 5:8].all() and not filled[:, 17:].any()
