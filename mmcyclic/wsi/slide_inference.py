@@ -143,6 +143,12 @@ class _TileDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    def close(self) -> None:
+        """Close this process's slide handle, if it opened one."""
+        if self._reader is not None:
+            self._reader.slide.close()
+            self._reader = None
+
     def __getitem__(self, index: int) -> Tuple[int, Tile]:
         if self._reader is None:
             self._reader = ModelGridReader(open_slide(self.path, self.backend), self.plan)
@@ -371,10 +377,9 @@ def _run_bands(slide: Slide, path: Path, plan: ResolutionPlan, predictor: TilePr
     items = [(b, w) for b, windows in enumerate(grid.bands) if b >= next_band for w in windows]
     log(f'{path.name}: {plan.decision}; {grid.kept_tiles} of {grid.total_tiles} tiles hold '
         f'tissue; {len(grid.bands) - next_band} of {len(grid.bands)} bands to do')
-    loader = torch.utils.data.DataLoader(
-        _TileDataset(path, options.backend, plan, items, grid.origin),
-        batch_sampler=_band_batches(items, batch_size), collate_fn=list,
-        num_workers=options.workers)
+    tiles_in = _TileDataset(path, options.backend, plan, items, grid.origin)
+    loader = torch.utils.data.DataLoader(tiles_in, batch_sampler=_band_batches(items, batch_size),
+                                         collate_fn=list, num_workers=options.workers)
     kill_after = int(os.environ.get(KILL_AFTER_TILES_ENV, '0') or 0)
     bar = Progress(grid.kept_tiles, progress, desc=path.name, unit='tile')
     bar.update(grid.kept_tiles - len(items))
@@ -418,6 +423,7 @@ def _run_bands(slide: Slide, path: Path, plan: ResolutionPlan, predictor: TilePr
         if kill_after and run_tiles >= kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
     bar.close()
+    tiles_in.close()
     wall = time.perf_counter() - started
     mpp = plan.slide_mpp
     tissue_mm2 = tissue.area_mm2(mpp) if tissue is not None else (

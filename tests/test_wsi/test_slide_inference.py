@@ -264,3 +264,15 @@ def test_memory_stays_flat_from_1k_to_4k_slides(tmp_path):
     assert results[4096]['nuclei'] > 10 * results[1024]['nuclei']
     assert results[4096]['rss_mb'] <= 1.25 * results[1024]['rss_mb']
     assert results[4096]['traced_peak_mb'] < 64  # all numpy arrays at once, so any single one
+
+
+def test_reading_in_worker_processes_gives_the_same_store(tmp_path, pyramids, truth):
+    region = dict(region=(0, 0, 1024, 768))
+    run(pyramids['generic'], GroundTruthDetector(truth), tmp_path / 'main', max_extent(truth),
+        **region)
+    run(pyramids['generic'], GroundTruthDetector(truth), tmp_path / 'workers', max_extent(truth),
+        workers=2, **region)
+    rows = [list(sqlite3.connect(tmp_path / name / 'generic.db').execute(
+        'SELECT key, geometry, properties FROM annotations ORDER BY id'))
+        for name in ('main', 'workers')]
+    assert rows[0] == rows[1] and len(rows[0]) > 10
