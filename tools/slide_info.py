@@ -107,7 +107,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f'FAILED {error}', file=sys.stderr)
             failed += 1
             continue
-        print(json.dumps(info)) if args.json else _print(info)
+        if args.json:
+            print(json.dumps(info))
+        else:
+            _print(info)
     return 1 if failed else 0
 
 

@@ -28,13 +28,16 @@ def test_mpp_problems_exit_2_naming_the_flag_and_a_region_run_is_qupath_ready(
         tmp_path, checkpoint, full_tissue, capsys):
     none = write_synthetic_slide(tmp_path / 'in' / 'none.tif', full_tissue, mpp=None)
     coarse = write_synthetic_slide(tmp_path / 'in' / 'coarse.tif', full_tissue, mpp=0.5)
+    truncated = tmp_path / 'in' / 'truncated.tif'
+    truncated.write_bytes(none.read_bytes()[:100_000])  # an interrupted copy
     tool = load_tool('infer_wsi')
     common = [str(R18_CONFIG), str(checkpoint), '--out', str(tmp_path / 'out'), '--tile-size',
               '256', '--overlap', '48', '--score-thr', '0.5', '--no-progress', '--tissue', 'none']
-    assert tool.main(common[:2] + [str(none), str(coarse)] + common[2:]) == 2
+    assert tool.main(common[:2] + [str(none), str(coarse), str(truncated)] + common[2:]) == 2
     err = capsys.readouterr().err
     assert 'none.tif' in err and '--slide-mpp' in err
     assert 'coarse.tif' in err and '--allow-upsample' in err
+    assert 'truncated.tif' in err and 'truncated TIFF' in err
     code = tool.main(common[:2] + [str(none)] + common[2:] + [
         '--slide-mpp', '0.25', '--region', '128,64,200,150', '--format', 'geojson.gz,db'])
     assert code == 0

@@ -236,10 +236,9 @@ def test_killed_run_resumes_to_byte_identical_outputs(tmp_path, pyramids, truth)
     assert kill_after + this_run <= sent + widest_band and this_run < sent
     with NucleusStore(tmp_path / 'resumed' / 'generic.db') as store:
         assert store.pending_state() is not None
-    for name in ('generic.geojson.gz', 'generic.summary.json'):
-        if name.endswith('.gz'):
-            assert (tmp_path / 'clean' / name).read_bytes() == \
-                (tmp_path / 'resumed' / name).read_bytes()
+    # The GeoJSON and the stored nuclei are identical (the summary's timings are not).
+    assert (tmp_path / 'clean' / 'generic.geojson.gz').read_bytes() == \
+        (tmp_path / 'resumed' / 'generic.geojson.gz').read_bytes()
     clean_rows = list(sqlite3.connect(tmp_path / 'clean' / 'generic.db').execute(
         'SELECT key, geometry, properties FROM annotations ORDER BY id'))
     resumed_rows = list(sqlite3.connect(tmp_path / 'resumed' / 'generic.db').execute(
