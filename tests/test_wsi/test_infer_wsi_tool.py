@@ -24,6 +24,7 @@ def checkpoint(tmp_path_factory) -> Path:
     return save_random_checkpoint(tmp_path_factory.mktemp('ckpt') / 'random.pth')
 
 
+@pytest.mark.slow  # builds the model twice (~6 s)
 def test_mpp_problems_exit_2_naming_the_flag_and_a_region_run_is_qupath_ready(
         tmp_path, checkpoint, full_tissue, capsys):
     none = write_synthetic_slide(tmp_path / 'in' / 'none.tif', full_tissue, mpp=None)

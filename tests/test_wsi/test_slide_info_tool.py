@@ -1,8 +1,9 @@
 """tools/slide_info.py: what a slide is, and its tissue as a QuPath annotation."""
 import json
 
-from apis_helpers import load_tool
 from wsi_helpers import qupath_import
+
+from apis_helpers import load_tool
 
 
 def test_info_names_the_mpp_source_and_writes_tissue_for_qupath(tmp_path, pyramids, capsys):
