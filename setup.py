@@ -11,5 +11,8 @@ setup(
     # The exact stack lives in requirements/constraints.txt and is installed by
     # scripts/setup_env.sh (mmcv must be compiled against the pinned torch).
     install_requires=[],
+    # pip install "mmcyclic[openslide]": slide formats tifffile cannot read (docs/whole_slides.md);
+    # versions pinned in requirements/constraints.txt.
+    extras_require={'openslide': ['openslide-python', 'openslide-bin']},
     license='Apache-2.0',
 )

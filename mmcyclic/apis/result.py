@@ -59,7 +59,7 @@ def _drop_collinear(ring: Ring) -> Ring:
     return np.vstack([points, points[:1]])
 
 
-def _trace_crop(mask: np.ndarray, y0: int, x0: int) -> Geometry:
+def trace_crop(mask: np.ndarray, y0: int, x0: int) -> Geometry:
     """Polygons of a boolean crop whose top-left pixel is ``(y0, x0)`` in the image."""
     parts, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
     geometry: Geometry = []
@@ -142,7 +142,7 @@ class NucleiResult:
             rows, cols = np.nonzero(mask)
             areas[index] = rows.size
             centroids[index] = (cols.mean() + box[1].start + 0.5, rows.mean() + box[0].start + 0.5)
-            polygons.append(_trace_crop(mask, box[0].start, box[1].start))
+            polygons.append(trace_crop(mask, box[0].start, box[1].start))
         return cls(label_map, scores, areas, centroids, polygons)
 
     def __len__(self) -> int:

@@ -8,7 +8,7 @@ Settings come, in this order of precedence, from the constructor's
 arguments, the config's optional block::
 
     inference = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5,
-                     caps_tile_size=256)
+                     caps_tile_size=256, mpp=0.25)
 
 and :data:`DEFAULT_SETTINGS`; without ``inference.score_thr``, the score
 threshold is the config's ``test_evaluator.score_thr`` (the one that selected
@@ -42,12 +42,13 @@ from mmcyclic.utils.checkpoint_compat import UnsafeCheckpointError
 from mmcyclic.utils.config import evaluator_score_thr, load_config
 from mmcyclic.utils.progress import Progress, progress_write
 
+from .image_sources import open_image_source
 from .result import FORMATS, NucleiResult
-from .tiled_inference import Tile, TileCallback, TileInstances, open_image_source, segment_tiled
+from .tiled_inference import Tile, TileCallback, TileInstances, segment_tiled
 
 PathLike = Union[str, os.PathLike]
 DEFAULT_SETTINGS = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5,
-                        caps_tile_size=256)
+                        caps_tile_size=256, mpp=None)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class InferenceSettings:
         caps_tile_size: Tile side that the config's ``test_cfg`` caps (RPN
             proposals, detections per image) are meant for, usually the training
             patch size; larger tiles get the caps scaled by their area.
+        mpp: Microns per pixel of the images the model was trained on (whole
+            slides are read at this scale, :mod:`mmcyclic.wsi`); ``None``: unknown.
     """
 
     tile_size: int
@@ -70,6 +73,7 @@ class InferenceSettings:
     batch_size: int
     score_thr: float
     caps_tile_size: int = 256
+    mpp: Optional[float] = None
 
     def __post_init__(self) -> None:
         if self.tile_size < 1:
@@ -83,6 +87,8 @@ class InferenceSettings:
             raise ValueError(f'score_thr must be in [0, 1], got {self.score_thr}')
         if self.caps_tile_size < 1:
             raise ValueError(f'caps_tile_size must be positive, got {self.caps_tile_size}')
+        if self.mpp is not None and not self.mpp > 0:
+            raise ValueError(f'mpp must be positive (microns per pixel), got {self.mpp}')
 
     @classmethod
     def resolve(cls, cfg: Config, source: str = 'config', **overrides) -> 'InferenceSettings':
@@ -406,8 +412,14 @@ class NucleiSegmenter:
         return f'{type(self).__name__}({asdict(self.settings)})'
 
 
-def collect_inputs(patterns: Iterable[str]) -> Tuple[List[Path], List[Tuple[str, str]]]:
-    """Expand files, folders (their images, not recursive) and globs.
+def collect_inputs(patterns: Iterable[str], suffixes: Sequence[str] = IMAGE_SUFFIXES,
+                   kind: str = 'image') -> Tuple[List[Path], List[Tuple[str, str]]]:
+    """Expand files, folders (their files with ``suffixes``, not recursive) and globs.
+
+    Args:
+        patterns: Files, folders and globs.
+        suffixes: File suffixes taken from folders (lower case).
+        kind: What the files are, for messages (``'image'``, ``'slide'``).
 
     Returns:
         ``(paths, problems)``: the image paths in order, without duplicates, and
@@ -420,8 +432,8 @@ def collect_inputs(patterns: Iterable[str]) -> Tuple[List[Path], List[Tuple[str,
         path = Path(pattern)
         if path.is_dir():
             found = sorted(p for p in path.iterdir()
-                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            reason = f'no image files ({", ".join(IMAGE_SUFFIXES)}) in this folder'
+                           if p.is_file() and p.suffix.lower() in suffixes)
+            reason = f'no {kind} files ({", ".join(suffixes)}) in this folder'
         elif path.exists():
             found, reason = [path], ''
         elif glob.has_magic(pattern):

@@ -266,13 +266,18 @@ def _render(rng: np.random.Generator, label_map: np.ndarray, nuclei: List[_Nucle
     return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
 
-def synthetic_he_tile(rng: np.random.Generator, size: int = 256) -> Tuple[np.ndarray, np.ndarray]:
-    """One synthetic tile: ``(image HxWx3 uint8, label_map HxW int32)``."""
+def synthetic_he_tile(rng: np.random.Generator, size: int = 256,
+                      with_nuclei: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+    """One synthetic tile: ``(image HxWx3 uint8, label_map HxW int32)``.
+
+    With ``with_nuclei=False`` the same layout and stains are drawn without any
+    nucleus (a region that "contains none", e.g. for negative region annotations).
+    """
     if size < 32:
         raise ValueError(f'size must be at least 32 px, got {size}')
     cellular, lumen, forbidden = _layout(rng, size)
     fibre_angle = rng.uniform(0, np.pi)
-    nuclei = _place_nuclei(rng, cellular, forbidden, fibre_angle)
+    nuclei = _place_nuclei(rng, cellular, forbidden, fibre_angle) if with_nuclei else []
     label_map, kept = _rasterise(nuclei, forbidden)
     image = _render(rng, label_map, [nuclei[i] for i in kept], cellular, lumen, fibre_angle)
     return image, label_map

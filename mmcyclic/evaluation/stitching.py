@@ -20,7 +20,7 @@ Rule (stated once, used by evaluation and tiled inference):
    that is less than ``min_visible`` of its area it is a duplicate and dropped.
 """
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
@@ -105,7 +105,9 @@ def stitch_predictions_with_scores(predictions: Iterable[TilePrediction],
                                    image_shape: Tuple[int, int],
                                    merge_iou: float = 0.5,
                                    min_visible: float = 0.5,
-                                   whole_first: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+                                   whole_first: bool = False,
+                                   canvas: Optional[Window] = None
+                                   ) -> Tuple[np.ndarray, np.ndarray]:
     """Stitch tile predictions; also return each instance's score.
 
     Args:
@@ -117,21 +119,29 @@ def stitch_predictions_with_scores(predictions: Iterable[TilePrediction],
             unclaimed for it to be kept.
         whole_first: Place predictions cut by an inner tile edge after the
             others (rule 1).
+        canvas: The window of the image the label map covers (default: all
+            of it). Predictions interact only through shared pixels, so a group
+            of predictions whose masks touch no others' can be stitched on the
+            canvas of its own box with the same result
+            (:mod:`mmcyclic.wsi.streaming_stitch`).
 
     Returns:
-        The label map (ids 1..N in order of placement) and the N scores
+        The label map of ``canvas`` (ids 1..N in order of placement) and the N scores
         (``scores[i - 1]`` is the score of id ``i``; a merged instance keeps the
         score of its first, highest-scoring part).
     """
-    labels = np.zeros(image_shape, dtype=np.int32)
+    canvas = _intersect(canvas or (0, 0, *image_shape), (0, 0, *image_shape))
+    labels = np.zeros((max(canvas[2] - canvas[0], 0), max(canvas[3] - canvas[1], 0)),
+                      dtype=np.int32)
     placed: Dict[int, TilePrediction] = {}
     for pred in sorted(predictions,
                        key=lambda p: (whole_first and _cut_by_tile_edge(p, image_shape), -p.score)):
-        win = _intersect(pred.window, (0, 0, *image_shape))
+        win = _intersect(pred.window, canvas)
         if _is_empty(win):
             continue
         mask = _mask_in(pred, win)
-        region = labels[win[0]:win[2], win[1]:win[3]]
+        region = labels[win[0] - canvas[0]:win[2] - canvas[0],
+                        win[1] - canvas[1]:win[3] - canvas[1]]
         area = np.count_nonzero(mask)
         if area == 0:
             continue

@@ -8,6 +8,7 @@ from scipy import ndimage
 from mmcyclic.apis.tiled_inference import Tile
 
 R18_CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'mask_rcnn_r18_synthetic.py'
+TOOLS = Path(__file__).resolve().parents[2] / 'tools'
 
 
 def max_extent(label_map: np.ndarray) -> int:
@@ -62,3 +63,22 @@ def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
     pairs = np.unique(np.stack([a.ravel(), b.ravel()]), axis=1)
     return (np.array_equal(a > 0, b > 0) and len(np.unique(pairs[0])) == pairs.shape[1]
             and len(np.unique(pairs[1])) == pairs.shape[1])
+
+
+def load_tool(name: str):
+    """Import ``tools/<name>.py`` as a module (its ``main(argv)`` returns the exit status)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f'{name}_tool', TOOLS / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def save_random_checkpoint(path: Path) -> Path:
+    """Random R18 weights saved like a trained checkpoint (tests must not need a trained model)."""
+    import torch
+
+    from mmcyclic.apis import NucleiSegmenter
+    torch.manual_seed(0)
+    torch.save({'state_dict': NucleiSegmenter(R18_CONFIG).model.state_dict(), 'meta': {}}, path)
+    return path

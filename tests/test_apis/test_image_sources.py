@@ -1,9 +1,10 @@
-"""Reading images window by window (:func:`mmcyclic.apis.tiled_inference.open_image_source`)."""
+"""Reading images window by window (:func:`mmcyclic.apis.image_sources.open_image_source`)."""
 import numpy as np
 import pytest
 import tifffile
 
-from mmcyclic.apis.tiled_inference import ArraySource, TiffSource, open_image_source, segment_tiled
+from mmcyclic.apis.image_sources import ArraySource, TiffSource, open_image_source
+from mmcyclic.apis.tiled_inference import segment_tiled
 from mmcyclic.datasets.io import ImageReadError, read_image, write_image
 
 from apis_helpers import GroundTruthDetector, max_extent
@@ -27,7 +28,7 @@ def _check_windows(path, expected, lazy=True):
 def test_real_monuseg_tiff_is_read_strip_by_strip(monuseg_image_path):
     """The MoNuSeg TIFFs are LZW with 2-row strips: decoded per window."""
     with open_image_source(monuseg_image_path) as source:
-        assert isinstance(source, TiffSource) and source._memmap is None
+        assert isinstance(source, TiffSource) and not source.page_reader.memory_mapped
     _check_windows(monuseg_image_path, read_image(monuseg_image_path))
 
 
@@ -54,7 +55,7 @@ def test_uncompressed_tiff_is_memory_mapped(tmp_path, rgb):
     path = tmp_path / 'raw.tif'
     tifffile.imwrite(path, rgb, photometric='rgb')
     with open_image_source(path) as source:
-        assert source._memmap is not None
+        assert source.page_reader.memory_mapped
     _check_windows(path, rgb)
 
 

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from mmcyclic.apis.tiled_inference import ArraySource, segment_tiled, tile_windows
+from mmcyclic.apis.image_sources import ArraySource
+from mmcyclic.apis.tiled_inference import segment_tiled, tile_windows
 
 from apis_helpers import GroundTruthDetector, max_extent, same_partition
 

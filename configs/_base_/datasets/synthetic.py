@@ -16,3 +16,5 @@ train_pipeline = [
 train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = dict(dataset=dict(data_root=data_root))
+# Microns per pixel of the training images (40x): whole slides are read at this scale.
+inference = dict(mpp=0.25)
