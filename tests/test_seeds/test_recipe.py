@@ -252,3 +252,8 @@ def test_presets_and_overrides():
     assert (default.outline, default.selection) == ('hematoxylin', 'score')
     # a config round-trips through its dict (the seed set's info)
     assert SeedRecipe(tuned.to_dict()).config == tuned
+    # 'relevance': the paper's outlines, smoothed, with priors and ranking (issue 24)
+    relevance = SeedRecipe(preset='relevance').config
+    assert (relevance.outline, relevance.selection, relevance.threshold) == (
+        'relevance', 'score', 0.5)
+    assert relevance.smooth_sigma == 2.0 and relevance.min_solidity == 0.85
