@@ -32,7 +32,8 @@ def main() -> None:
     args = parse_args()
     cfg = config_from_args(args)
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        guarded = cfg.optim_wrapper.get('type') == 'SkipNonFiniteOptimWrapper'
+        cfg.optim_wrapper.type = 'SkipNonFiniteAmpOptimWrapper' if guarded else 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):

@@ -92,3 +92,21 @@ def test_a_checkpoint_with_non_finite_weights_is_refused_naming_it(tmp_path):
         CheckpointLoader.load_checkpoint(str(tmp_path / 'diverged.pth'))
     torch.save({'state_dict': nn.Linear(2, 1).state_dict()}, tmp_path / 'fine.pth')
     CheckpointLoader.load_checkpoint(str(tmp_path / 'fine.pth'))
+
+
+def test_mixed_precision_keeps_the_guard(monkeypatch):
+    """--amp swaps in the AMP variant: a NaN loss still stops training (AmpOptimWrapper needs a
+    GPU to be built; without one its scaler is disabled, which is enough here)."""
+    import mmengine.optim.optimizer.amp_optimizer_wrapper as amp
+
+    from mmcyclic.engine.optim_wrapper import SkipNonFiniteAmpOptimWrapper
+    monkeypatch.setattr(amp, 'is_cuda_available', lambda: True)
+    model = nn.Linear(2, 1)
+    with pytest.warns(UserWarning):  # "CUDA is not available. Disabling."
+        wrapper = SkipNonFiniteAmpOptimWrapper(  # keywords, as mmengine's builder passes them
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1), max_consecutive=2,
+            loss_scale='dynamic')
+    wrapper.update_params(model(torch.ones(1, 2)).sum())
+    wrapper.update_params(model(torch.ones(1, 2)).sum() * float('nan'))
+    with pytest.raises(TrainingDiverged, match='2 unusable steps in a row'):
+        wrapper.update_params(model(torch.ones(1, 2)).sum() * float('nan'))
