@@ -147,3 +147,25 @@ def test_an_interrupted_run_leaves_the_earlier_conversion_whole(tmp_path):
         write_dataset([('b', image, lm, 'train'), Sample('c', 'train', interrupted)],
                       tmp_path / 'out', 't', overwrite=True, progress=False)
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*')) == before
+
+
+def test_a_full_disk_is_one_error_line_and_leaves_no_output(tmp_path, monkeypatch, capsys):
+    """Issue 27 item 12: a full disk was a raw traceback."""
+    import errno
+    import os
+
+    import mmcyclic.utils.atomic as atomic
+    from mmcyclic.datasets.converters.cli import run_conversion
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic.os, 'fsync', disk_full)
+    image, lm = _blobs((64, 64), 5)
+    out = tmp_path / 'out'
+    assert run_conversion(lambda: write_dataset([('a', image, lm, 'train')], out, 't',
+                                                progress=False), str(out)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('ERROR: ') and 'no space left on the device' in err
+    assert len(err.strip().splitlines()) == 1 and f'Nothing was written to {out}' in err
+    assert list(tmp_path.iterdir()) == []

@@ -15,6 +15,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
+from mmcyclic.utils.tool_errors import user_error_message
+
 from .writer import format_summary
 
 EXIT_EMPTY_SPLIT = 1
@@ -73,6 +75,12 @@ def run_conversion(convert: Callable[[], Dict[str, Any]], out: str) -> int:
     except (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError) as error:
         print(f'ERROR: {error}', file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
+    except OSError as error:  # a full disk: nothing was moved into --out
+        message = user_error_message(error)
+        if message is None:
+            raise
+        print(f'ERROR: {message} Nothing was written to {Path(out).resolve()}.', file=sys.stderr)
+        return EXIT_EMPTY_SPLIT
     print(format_summary(log))
     problems = empty_split_problems(log)
     if not log['summary']['images_written']:
