@@ -132,7 +132,7 @@ class CyclicLoop(BaseLoop):
         # The units of Fig. 1 (self-training: a SelfTrainingLoop per cycle, see _self_train).
         self.classifier = ClassifierStep(runner, **classifier)
         if any(SHARING[mode]):  # before any work: weights are to cross between the ends
-            check_backbones_match(unwrap(runner.model), runner.cfg.model.backbone,
+            check_backbones_match(unwrap(runner.model), runner.cfg.model.get('backbone', {}),
                                   self.classifier.load_config(), self.classifier.config)
         self.seeds = SeedStep(runner, seeds, self.classifier.load_config,
                               self.dataloader_cfg['dataset'].get('data_root', ''))
