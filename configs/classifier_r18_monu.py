@@ -13,3 +13,6 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=3, T_max=3),
 ]
 train_cfg = dict(max_epochs=3)
+# ImageNet weights for the backbone from a LOCAL ResNet-18 file, mmpretrain or torchvision layout,
+# fine-tuned at the paper's rates; None: random init (docs/front_end.md).
+pretrained = None

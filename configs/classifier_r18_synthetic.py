@@ -18,3 +18,6 @@ param_scheduler = [
 # epithelial nuclei ~330 px (mmcyclic/datasets/synthetic.py), where MoNuSeg at 40x needs
 # 150-1500 px. A size prior comes from the resolution, not from labels.
 seed_recipe = dict(min_area=50, max_area=800)
+# ImageNet weights for the backbone from a LOCAL ResNet-18 file, mmpretrain or torchvision layout,
+# fine-tuned at the paper's rates; None: random init (docs/front_end.md).
+pretrained = None

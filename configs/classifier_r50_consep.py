@@ -6,3 +6,6 @@ _base_ = [
     './_base_/classifier_runtime.py',
 ]
 model = dict(backbone=dict(avg_down=True))  # as classifier_r50_monu.py
+# ImageNet weights for the backbone from a LOCAL ResNet-50 file, mmpretrain or torchvision layout,
+# fine-tuned at the paper's rates; None: random init (docs/front_end.md).
+pretrained = None

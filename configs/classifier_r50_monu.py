@@ -14,3 +14,6 @@ _base_ = [
 # 32 px lattice instead of on nuclei (measured, docs/front_end.md). The back-end uses the
 # same mmpretrain ResNet with avg_down (configs/_base_/models/mask_rcnn_r50_fpn.py).
 model = dict(backbone=dict(avg_down=True))
+# ImageNet weights for the backbone from a LOCAL ResNet-50 file, mmpretrain or torchvision layout,
+# fine-tuned at the paper's rates; None: random init (docs/front_end.md).
+pretrained = None

@@ -12,3 +12,6 @@ relevance = dict(_delete_=True, type='AttentionRollout', head_fusion='mean')
 # Rollout is positive everywhere (attention probabilities): evidence is the excess over the
 # map's floor, hence 'minmax' normalisation before the threshold.
 seed_recipe = dict(normalisation='minmax')
+# ImageNet weights for the backbone from a LOCAL Swin-T file, mmpretrain or torchvision layout,
+# fine-tuned at the paper's rates; None: random init (docs/front_end.md).
+pretrained = None

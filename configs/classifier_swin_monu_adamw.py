@@ -6,3 +6,6 @@
 _base_ = './classifier_swin_monu.py'
 optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=0.05))
 train_cfg = dict(max_epochs=2)
+# ImageNet weights for the backbone from a LOCAL Swin-T file, mmpretrain or torchvision layout,
+# fine-tuned at the paper's rates (SGD 1e-4 instead of this AdamW); None: random init.
+pretrained = None

@@ -5,3 +5,6 @@
 _base_ = ['./cyclic_r50_monu.py', './_base_/kg_instance.py']
 model = dict(_delete_=True, data_preprocessor=_base_.model.data_preprocessor,
              backbone=_base_.model.backbone, **_base_.kg_instance_label_set_model)
+# ImageNet weights for both ends' backbones (f^C, f^S) from a LOCAL ResNet-50 file, mmpretrain or
+# torchvision layout, fine-tuned at the paper's rates; None: random init (docs/cyclic.md).
+pretrained = None

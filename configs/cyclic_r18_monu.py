@@ -16,3 +16,6 @@ train_cfg = dict(classifier=dict(config='classifier_r18_monu.py', cfg_options=di
 # From-scratch backbones within a CPU budget need a larger step than the paper's 1e-3.
 optim_wrapper = dict(optimizer=dict(lr=0.02))
 param_scheduler = [dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=30)]
+# ImageNet weights for both ends' backbones (f^C, f^S) from a LOCAL ResNet-18 file, mmpretrain or
+# torchvision layout, fine-tuned at the paper's rates; None: random init (docs/cyclic.md).
+pretrained = None

@@ -18,7 +18,7 @@ test_evaluator = _base_.sparse_label_evaluator
 train_cfg = dict(
     classifier=dict(config='classifier_r18_synthetic.py', cfg_options=dict()),
     max_cycles=2,
-    self_training=dict(num_students=2, teacher_epochs=12, student_epochs=8, score_thr=0.1),
+    self_training=dict(num_students=2, teacher_epochs=12, student_epochs=8),
     seeds=dict(keep_relevance=True))
 optim_wrapper = dict(optimizer=dict(lr=0.02))
 param_scheduler = [

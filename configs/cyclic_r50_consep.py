@@ -5,3 +5,6 @@ train_dataloader = dict(dataset=dict(data_root=data_root))
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = dict(dataset=dict(data_root=data_root))
 train_cfg = dict(classifier=dict(config='classifier_r50_consep.py'))
+# ImageNet weights for both ends' backbones (f^C, f^S) from a LOCAL ResNet-50 file, mmpretrain or
+# torchvision layout, fine-tuned at the paper's rates; None: random init (docs/cyclic.md).
+pretrained = None

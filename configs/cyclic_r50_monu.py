@@ -17,3 +17,6 @@ model = _base_.label_set_model
 val_evaluator = _base_.sparse_label_evaluator
 test_evaluator = _base_.sparse_label_evaluator
 train_cfg = dict(classifier=dict(config='classifier_r50_monu.py', cfg_options=dict()))
+# ImageNet weights for both ends' backbones (f^C, f^S) from a LOCAL ResNet-50 file, mmpretrain or
+# torchvision layout, fine-tuned at the paper's rates; None: random init (docs/cyclic.md).
+pretrained = None

@@ -7,3 +7,6 @@ _base_ = [
     './_base_/schedules/sgd_paper.py',
     './_base_/default_runtime.py',
 ]
+# ImageNet weights for the backbone from a LOCAL ResNet-50 file, mmpretrain or torchvision layout,
+# fine-tuned at the paper's rates; None: random init (docs/cyclic.md).
+pretrained = None

@@ -7,4 +7,4 @@ data_root = 'data/monuseg/'
 train_dataloader = dict(dataset=dict(data_root=data_root))
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = dict(dataset=dict(data_root=data_root))
-train_cfg = dict(seed_file='data/monuseg/seeds_gt20.json', score_thr=0.1)
+train_cfg = dict(seed_file='data/monuseg/seeds_gt20.json')

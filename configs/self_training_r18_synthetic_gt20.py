@@ -20,7 +20,7 @@ train_cfg = dict(
     teacher_epochs=16,
     student_epochs=10,
     alpha=0.66,
-    score_thr=0.3,
+    score_thr=None,  # pseudo labels at the test threshold (sparse_label_evaluator)
     union_iou_thr=0.5,
     selection='val_dice')
 # The loop writes its own per-phase checkpoints (resumable per phase).

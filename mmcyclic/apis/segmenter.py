@@ -39,7 +39,7 @@ from mmengine.registry import init_default_scope
 
 from mmcyclic.datasets.io import IMAGE_SUFFIXES, ImageReadError
 from mmcyclic.utils.checkpoint_compat import CheckpointRefused
-from mmcyclic.utils.config import load_config
+from mmcyclic.utils.config import evaluator_score_thr, load_config
 from mmcyclic.utils.progress import Progress, progress_write
 
 from .result import FORMATS, NucleiResult
@@ -112,19 +112,6 @@ class InferenceSettings:
         values = {**DEFAULT_SETTINGS, **({} if tested is None else {'score_thr': tested}), **block,
                   **{k: v for k, v in overrides.items() if v is not None}}
         return cls(**values)
-
-
-def evaluator_score_thr(cfg: Config) -> Optional[float]:
-    """The ``score_thr`` of the config's ``test_evaluator``, or ``None`` if it sets none.
-
-    Args:
-        cfg: A model config; ``test_evaluator`` may be one evaluator dict or a list.
-    """
-    evaluators = cfg.get('test_evaluator', None) or []
-    for evaluator in evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]:
-        if isinstance(evaluator, dict) and evaluator.get('score_thr') is not None:
-            return float(evaluator['score_thr'])
-    return None
 
 
 def _drop_low_scores_early(cfg: Config, score_thr: float) -> Optional[float]:

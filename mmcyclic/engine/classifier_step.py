@@ -29,7 +29,9 @@ class ClassifierStep:
         config (str): The classifier's full mmpretrain config. A relative path is
             looked up from the current folder, then beside the cyclic config.
         cfg_options (dict, optional): Merged into that config (e.g. the tile
-            dataloaders, ``seed_recipe``).
+            dataloaders, ``seed_recipe``). Unless it sets ``pretrained``, the
+            cyclic config's ``pretrained`` is the classifier's too, so one switch
+            initialises the backbones of both ends.
     """
 
     def __init__(self, runner, config: str, cfg_options: Optional[Dict[str, Any]] = None) -> None:
@@ -43,7 +45,10 @@ class ClassifierStep:
         if not osp.isfile(path) and self.runner.cfg.filename:
             beside = osp.join(osp.dirname(self.runner.cfg.filename), path)
             path = beside if osp.isfile(beside) else path
-        return load_config(path, copy.deepcopy(self.cfg_options))
+        options = copy.deepcopy(self.cfg_options) or {}
+        if self.runner.cfg.get('pretrained') and 'pretrained' not in options:
+            options['pretrained'] = self.runner.cfg.pretrained
+        return load_config(path, options)
 
     def __call__(self, cycle: int, out_dir: str, init: Optional[str]) -> Dict[str, Any]:
         """Train (or resume) the classifier of ``cycle`` in ``out_dir``.

@@ -15,6 +15,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import set_random_seed
 
 from mmcyclic.seeds import seed_quality_report
+from mmcyclic.seeds.controls import RANDOM_SELECTION, UNTRAINED_CLASSIFIER
 from mmcyclic.utils.atomic import atomic_copy, atomic_write_json
 from mmcyclic.utils.figures import pyplot, save_figure
 
@@ -56,9 +57,12 @@ class SeedReportHook(Hook):
         summary = seed_quality_report(extraction, image_infos, data_root, out_dir, recipe,
                                       relevance_dir, self.overlays)
         if summary is not None:
+            controls = ''.join(f', {name} {control["precision"]:.3f}'
+                               for name, control in summary['controls'].items())
             runner.logger.info(f'cyclic: cycle {cycle} seeds: precision '
                                f'{summary["precision"]:.3f}, recall {summary["recall"]:.3f} '
-                               f'(IoU >= 0.5 with a ground-truth nucleus)')
+                               f'(IoU >= 0.5 with a ground-truth nucleus); controls: precision'
+                               + (controls or ' none'))
 
 
 @HOOKS.register_module()
@@ -115,7 +119,11 @@ def cyclic_summary(records: List[Dict[str, Any]], work_dir: str) -> Dict[str, An
             seed_recall=_number(quality.get('recall')),
             seed_mean_iou=_number(quality.get('mean_iou')),
             seed_pixel_precision=_number(quality.get('pixel_precision')),
-            seed_hit_rate=_number(quality.get('hit_rate')), selected=record['selected'],
+            seed_hit_rate=_number(quality.get('hit_rate')),
+            seed_controls={name: dict(precision=_number(c.get('precision')),
+                                      hit_rate=_number(c.get('hit_rate')), seeds=c.get('seeds'))
+                           for name, c in quality.get('controls', {}).items()},
+            selected=record['selected'],
             selected_by=record['selected_by'], selection_scores=record.get('selection_scores'),
             best_checkpoint=record['best_checkpoint'], hand_back=record.get('hand_back'),
             **{k: selected.get(k) for k, _ in STUDENT_METRICS}, phases=phases))
@@ -127,11 +135,16 @@ def cyclic_summary(records: List[Dict[str, Any]], work_dir: str) -> Dict[str, An
 
 def format_cycle_table(summary: Dict[str, Any]) -> str:
     """A markdown table: one row per cycle (its selected student)."""
-    columns = ('cycle', 'classifier_f1', 'seeds', 'seed_precision', 'seed_recall',
-               'seed_hit_rate', 'selected', 'dice', 'aji', 'dice_obj', 'hd_obj')
+    columns = ('cycle', 'classifier_f1', 'seeds', 'seed_precision', 'untrained_precision',
+               'random_k_precision', 'seed_recall', 'seed_hit_rate', 'selected', 'dice', 'aji',
+               'dice_obj', 'hd_obj')
+    controls = {'untrained_precision': UNTRAINED_CLASSIFIER,
+                'random_k_precision': RANDOM_SELECTION}
     lines = ['| ' + ' | '.join(columns) + ' |', '|' + '---|' * len(columns)]
     for row in summary['cycles']:
-        lines.append('| ' + ' | '.join(_cell(row.get(c)) for c in columns) + ' |')
+        cells = {c: (row.get('seed_controls') or {}).get(controls[c], {}).get('precision')
+                 if c in controls else row.get(c) for c in columns}
+        lines.append('| ' + ' | '.join(_cell(cells[c]) for c in columns) + ' |')
     return '\n'.join(lines)
 
 

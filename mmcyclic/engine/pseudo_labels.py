@@ -21,7 +21,8 @@ WholeImagePredictions = Dict[str, Tuple[np.ndarray, np.ndarray]]
 
 @torch.no_grad()
 def predict_whole_images(model: nn.Module, dataloader: DataLoader, score_thr: float = 0.5,
-                         merge_iou: float = 0.5) -> Optional[WholeImagePredictions]:
+                         merge_iou: float = 0.5, stats: Optional[Dict[str, Any]] = None
+                         ) -> Optional[WholeImagePredictions]:
     """Run ``model`` over a patch dataloader and stitch each source image.
 
     Args:
@@ -30,19 +31,23 @@ def predict_whole_images(model: nn.Module, dataloader: DataLoader, score_thr: fl
             ``patch_origin``, ``source_shape``), e.g. the test pipeline.
         score_thr: Instances scoring below are not pseudo labels.
         merge_iou: Stitching rule parameter (see ``stitching``).
+        stats: When given, gets ``max_score`` on rank 0: the highest score of any instance the
+            model predicted, below the threshold too (None when it predicted none).
 
     Returns:
         On rank 0: ``{source_id: (label_map, scores)}``; on other ranks None.
     """
     was_training = model.training
     model.eval()
-    parts: List[Tuple[str, Tuple[int, int], List[TilePrediction]]] = []
+    parts: List[Tuple[str, Tuple[int, int], List[TilePrediction], Optional[float]]] = []
     progress = Progress(len(dataloader), get_rank() == 0, desc='predictions', unit='batch')
     for data in dataloader:
         for sample in model.val_step(data):
             sample = sample.to_dict()
+            scores = sample['pred_instances']['scores']
             parts.append((str(sample['source_id']), tuple(sample['source_shape']),
-                          tile_predictions_from_sample(sample, score_thr)))
+                          tile_predictions_from_sample(sample, score_thr),
+                          float(scores.max()) if len(scores) else None))
         progress.update()
     progress.close()
     model.train(was_training)
@@ -52,9 +57,12 @@ def predict_whole_images(model: nn.Module, dataloader: DataLoader, score_thr: fl
         return None
     grouped: Dict[str, List[TilePrediction]] = defaultdict(list)
     shapes: Dict[str, Tuple[int, int]] = {}
-    for source_id, shape, predictions in parts:
+    for source_id, shape, predictions, _ in parts:
         grouped[source_id].extend(predictions)
         shapes[source_id] = shape
+    if stats is not None:
+        highest = [score for *_, score in parts if score is not None]
+        stats['max_score'] = max(highest) if highest else None
     return {source_id: stitch_predictions_with_scores(grouped[source_id], shapes[source_id],
                                                       merge_iou=merge_iou)
             for source_id in shapes}
@@ -123,11 +131,13 @@ def write_pseudo_labels(runner, dataloader_cfg: Dict[str, Any], m_set: LabelSet,
             score the agreement with (:func:`agreement_with_teacher`).
 
     Returns:
-        Dict[str, Any]: on every rank, ``num_predicted``, ``images_without_prediction``
-        and, with a teacher, ``agreement_dice`` and ``agreement_aji``.
+        Dict[str, Any]: on every rank, ``num_predicted``, ``images_without_prediction``,
+        ``max_score`` (the highest instance score, below ``score_thr`` too; None when the
+        model predicted nothing) and, with a teacher, ``agreement_dice`` and ``agreement_aji``.
     """
     loader = runner.build_dataloader(dataloader_cfg, seed=runner.seed)
-    predictions = predict_whole_images(runner.model, loader, score_thr, merge_iou)
+    stats: Dict[str, Any] = {}
+    predictions = predict_whole_images(runner.model, loader, score_thr, merge_iou, stats)
     result: List[Dict[str, Any]] = [{}]
     if get_rank() == 0:
         m_prime, keyed = predictions_as_label_set(
@@ -141,7 +151,8 @@ def write_pseudo_labels(runner, dataloader_cfg: Dict[str, Any], m_set: LabelSet,
             runner.logger.warning(
                 f'self-training: the model predicted no nucleus above score {score_thr} '
                 f'on {empty} of the {len(keyed)} training images')
-        result[0] = dict(num_predicted=len(m_prime.annotations), images_without_prediction=empty)
+        result[0] = dict(num_predicted=len(m_prime.annotations), images_without_prediction=empty,
+                         max_score=stats['max_score'])
         if teacher_file is not None:
             result[0].update(agreement_with_teacher(load_label_set(teacher_file), predictions))
     broadcast_object_list(result)

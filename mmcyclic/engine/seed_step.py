@@ -10,12 +10,14 @@ import dataclasses
 import os.path as osp
 from typing import Any, Callable, Dict, List, Optional
 
+import numpy as np
 from mmengine.config import Config
 from mmengine.dist import barrier, broadcast_object_list, get_rank, get_world_size
 from mmengine.runner import set_random_seed
 
 from mmcyclic.datasets.label_sets import load_image_infos, subsample_ground_truth
 from mmcyclic.seeds import SeedRecipe, extract_seed_set, load_classifier
+from mmcyclic.seeds.controls import add_untrained_classifier_control, random_selection_recipes
 from mmcyclic.seeds.recipe import SeedRecipeConfig
 from mmcyclic.utils.config import ConfigError, check_keys
 
@@ -23,8 +25,22 @@ from .value_ranges import SEEDS_RANGES, check_values
 
 SEED_SOURCES = ('relevance', 'ground_truth')
 SEEDS_KEYS = ('images_ann', 'source', 'k', 'relevance', 'recipe', 'tile_size', 'min_overlap',
-              'batch_size', 'image_scale', 'keep_relevance')
+              'batch_size', 'image_scale', 'keep_relevance', 'controls')
 SEED_RECIPE_KEYS = tuple(f.name for f in dataclasses.fields(SeedRecipeConfig))
+
+
+def cycle_recipe(recipe: SeedRecipe, training_seed: int, cycle: int) -> SeedRecipe:
+    """The recipe of one cycle of one run: its random draws (``selection='random'``, the
+    paper's K) depend on the recipe's own ``seed``, the training seed and the cycle.
+
+    Args:
+        recipe (SeedRecipe): The configured recipe.
+        training_seed (int): The run's ``randomness.seed``.
+        cycle (int): The cycle (1-based).
+    """
+    entropy = [int(recipe.config.seed), int(training_seed), int(cycle)]
+    draw_seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
+    return SeedRecipe(recipe.config.to_dict(), seed=draw_seed)
 
 
 class SeedStep:
@@ -115,19 +131,32 @@ class SeedStep:
                          if self.cfg.get('keep_relevance', False) else None)
         self.runner.logger.info(f'cyclic: cycle {cycle} seeds from {relevance["type"]} on '
                                 f'{len(image_infos)} images -> {out}')
+        recipe = cycle_recipe(self.recipe, self.runner.seed, cycle)
+        tiling = dict(tile_size=self.cfg.get('tile_size', 224),
+                      min_overlap=self.cfg.get('min_overlap', 64),
+                      batch_size=self.cfg.get('batch_size', 8),
+                      image_scale=self.cfg.get('image_scale', 1.0))
+        # Controls need ground truth to be scored against (benchmarks, simulated labels).
+        controls = self.cfg.get('controls', True) and any(
+            img.get('label_map') for img in image_infos)
         # Same seeds whether or not the run was resumed.
         set_random_seed(self.runner.seed + 1000 * cycle + 1)
         extraction = extract_seed_set(
-            classifier, relevance, self.recipe, image_infos, data_root, out,
-            tile_size=self.cfg.get('tile_size', 224),
-            min_overlap=self.cfg.get('min_overlap', 64),
-            batch_size=self.cfg.get('batch_size', 8),
-            image_scale=self.cfg.get('image_scale', 1.0), cycle=cycle,
+            classifier, relevance, recipe, image_infos, data_root, out, cycle=cycle,
             info={'classifier_checkpoint': classifier_checkpoint, 'images_ann': images_ann,
                   'extracted_by_rank': get_rank(), 'world_size': get_world_size()},
-            relevance_dir=relevance_dir)
+            relevance_dir=relevance_dir,
+            control_recipes=random_selection_recipes(recipe) if controls else None, **tiling)
+        if controls:
+            self.runner.logger.info(f'cyclic: cycle {cycle} control seeds from an untrained '
+                                    'classifier (train_cfg.seeds.controls=False: off)')
+            # The seed the cycle-1 classifier is initialised with (ClassifierStep).
+            add_untrained_classifier_control(
+                extraction, cls_cfg, self.runner.seed + 1000, relevance, recipe, image_infos,
+                data_root, out_dir, osp.join(self.runner.work_dir, 'untrained_classifier',
+                                             'relevance'), **tiling)
         self.runner.call_hook('after_seed_extraction', cycle=cycle, extraction=extraction,
-                              image_infos=image_infos, data_root=data_root, recipe=self.recipe,
+                              image_infos=image_infos, data_root=data_root, recipe=recipe,
                               relevance_dir=relevance_dir, out_dir=out_dir)
         info = extraction.seeds.info
         return dict(file=out, source='relevance', num_seeds=info['num_seeds'],

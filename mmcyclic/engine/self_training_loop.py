@@ -33,7 +33,7 @@ rules' scores and choices are in ``self_training.json`` (``selection_scores``,
 """
 import copy
 import os.path as osp
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -42,7 +42,7 @@ from mmengine.runner import BaseLoop, load_checkpoint, set_random_seed
 
 from mmcyclic.models import LabelSetLossMixin
 from mmcyclic.models.backbone_transfer import load_backbone
-from mmcyclic.utils.config import ConfigError
+from mmcyclic.utils.config import ConfigError, evaluator_score_thr
 
 from .loop_state import StateFile, read_state_dict, save_weights, unwrap
 from .optim_wrapper import TrainingDiverged
@@ -50,6 +50,15 @@ from .phase_selection import write_selection
 from .pseudo_labels import write_pseudo_labels
 from .round_files import RoundFiles
 from .value_ranges import SELF_TRAINING_RANGES, check_values
+
+
+class EmptyPseudoLabels(RuntimeError):
+    """A phase's model predicted no pseudo label above the threshold on any training image."""
+
+
+def phases_of(num_students: int) -> List[str]:
+    """The phase names in order: ``['teacher', 'student_1', ..., 'student_N']``."""
+    return ['teacher'] + [f'student_{j}' for j in range(1, num_students + 1)]
 
 
 @LOOPS.register_module()
@@ -72,7 +81,10 @@ class SelfTrainingLoop(BaseLoop):
         teacher_epochs (int): Epochs of the teacher phase.
         student_epochs (int): Epochs of each student phase.
         alpha (float): Weight of L(M) in Eq. 2.
-        score_thr (float): Teacher predictions scoring below are not pseudo labels.
+        score_thr (float, optional): Teacher predictions scoring below are not pseudo labels.
+            None (default): the threshold the model is tested with (``test_evaluator.score_thr``;
+            0.5, NucleiMetric's default, when it sets none), so M' is what the model outputs
+            at test and inference.
         merge_iou (float): Patch stitching parameter for pseudo labels.
         union_iou_thr (float): A prediction overlapping an M mask at IoU >= this is
             not added to M (see :func:`union_label_sets`).
@@ -86,6 +98,10 @@ class SelfTrainingLoop(BaseLoop):
             backbone checkpoint is applied). By default the model's weights
             when the loop starts are saved and used; the cyclic loop passes
             one file so that every cycle starts from the same weights.
+        allow_empty_pseudo_labels (bool): False (default): a phase whose model predicts no
+            pseudo label on any training image stops the run with :class:`EmptyPseudoLabels`
+            (naming the threshold and the highest score seen) instead of letting the next
+            student train on M alone; True: train on with a warning.
     """
 
     def __init__(self,
@@ -96,14 +112,15 @@ class SelfTrainingLoop(BaseLoop):
                  teacher_epochs: int = 4,
                  student_epochs: int = 4,
                  alpha: float = 0.66,
-                 score_thr: float = 0.5,
+                 score_thr: Optional[float] = None,
                  merge_iou: float = 0.5,
                  union_iou_thr: float = 0.5,
                  backbone_checkpoint: Optional[str] = None,
                  student_init: str = 'initial',
                  selection: str = 'val_dice',
                  out_dir: str = 'self_training',
-                 initial_weights: Optional[str] = None) -> None:
+                 initial_weights: Optional[str] = None,
+                 allow_empty_pseudo_labels: bool = False) -> None:
         self._runner = runner
         if student_init not in ('initial', 'teacher'):
             raise ConfigError(f"train_cfg.student_init must be 'initial' or 'teacher', got "
@@ -127,7 +144,10 @@ class SelfTrainingLoop(BaseLoop):
         self.teacher_epochs = teacher_epochs
         self.student_epochs = student_epochs
         self.alpha = alpha
-        self.score_thr = score_thr
+        tested = evaluator_score_thr(runner.cfg)
+        self.score_thr = score_thr if score_thr is not None else (
+            tested if tested is not None else 0.5)
+        self.allow_empty_pseudo_labels = allow_empty_pseudo_labels
         self.merge_iou = merge_iou
         self.backbone_checkpoint = backbone_checkpoint
         self.student_init = student_init
@@ -214,7 +234,7 @@ class SelfTrainingLoop(BaseLoop):
         done = {phase['name']: phase for phase in state['phases']}
         if done:
             self.runner.logger.info(f'self-training: resuming; finished phases: {", ".join(done)}')
-        phases = ['teacher'] + [f'student_{j}' for j in range(1, self.num_students + 1)]
+        phases = phases_of(self.num_students)
         for index, name in enumerate(phases):
             if name in done:
                 continue
@@ -270,6 +290,14 @@ class SelfTrainingLoop(BaseLoop):
             m_set, osp.join(phase_dir, 'predictions.json'), round_index, self.score_thr,
             self.merge_iou, teacher_file=None if teacher else osp.join(
                 self.round_files.phase_dir(previous), 'predictions.json')))
+        if (record['num_predicted'] == 0 and name != phases_of(self.num_students)[-1]
+                and not self.allow_empty_pseudo_labels):
+            raise EmptyPseudoLabels(
+                f'self-training {name}: the model predicted no pseudo label at score >= '
+                f'{self.score_thr} on any of the training images (highest score seen: '
+                f'{record["max_score"]}), so the next student would train on M alone. Lower '
+                'the pseudo-label threshold (train_cfg[.self_training].score_thr) below that '
+                'score, train longer, or set allow_empty_pseudo_labels=True to train on.')
         self.runner.logger.info(f'self-training {name} done: ' + ', '.join(
             f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}' for k, v in record.items()
             if k not in ('checkpoint', 'weights')))

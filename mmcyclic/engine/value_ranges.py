@@ -21,6 +21,8 @@ SELF_TRAINING_RANGES: Dict[str, Range] = {
     'merge_iou': ('real', 0.0, 1.0, True),
     'union_iou_thr': ('real', 0.0, 1.0, True),
 }
+# Keys whose None means "derived by the loop" (score_thr: the tested threshold).
+OPTIONAL_KEYS = ('score_thr', )
 CYCLIC_RANGES: Dict[str, Range] = {'max_cycles': ('int', 1, None, False)}
 SEEDS_RANGES: Dict[str, Range] = {
     'k': ('int', 1, None, False),
@@ -65,7 +67,8 @@ def check_value(value: Any, key: str, kind: str, low: Optional[float] = None,
 
 
 def check_values(values: Mapping[str, Any], ranges: Mapping[str, Range], where: str) -> None:
-    """Check every key of ``values`` that ``ranges`` knows (the others are not numbers).
+    """Check every key of ``values`` that ``ranges`` knows (the others are not numbers);
+    None is allowed for :data:`OPTIONAL_KEYS`.
 
     Args:
         values: A config dict, e.g. ``train_cfg.self_training``.
@@ -76,5 +79,5 @@ def check_values(values: Mapping[str, Any], ranges: Mapping[str, Range], where: 
         ConfigError: the first value out of range, naming ``<where>.<key>``.
     """
     for key, value in values.items():
-        if key in ranges:
+        if key in ranges and not (value is None and key in OPTIONAL_KEYS):
             check_value(value, f'{where}.{key}', *ranges[key])

@@ -38,11 +38,16 @@ class SeedExtraction:
             and ``images_without_seeds``).
         results (dict[str, SeedResult]): ``{source_id: SeedResult}`` of every readable image.
         unreadable (dict[str, str]): ``{source_id: reason}`` of images that could not be read.
+        controls (dict[str, dict[str, SeedResult]]): ``{control: {source_id: SeedResult}}``:
+            the seeds of the control recipes (``extract_seed_set(control_recipes=...)``, on the
+            same relevance maps) and of other classifiers (:mod:`mmcyclic.seeds.controls`);
+            scored beside the seeds by :func:`~mmcyclic.seeds.report.seed_quality_report`.
     """
 
     seeds: LabelSet
     results: Dict[str, SeedResult] = field(default_factory=dict)
     unreadable: Dict[str, str] = field(default_factory=dict)
+    controls: Dict[str, Dict[str, SeedResult]] = field(default_factory=dict)
 
 
 def load_classifier(config: Any, checkpoint: Optional[str] = None,
@@ -98,7 +103,8 @@ def extract_seed_set(classifier: Optional[nn.Module],
                      info: Optional[Dict[str, Any]] = None,
                      relevance_dir: Optional[PathLike] = None,
                      reuse_relevance: bool = False,
-                     progress: bool = True) -> SeedExtraction:
+                     progress: bool = True,
+                     control_recipes: Optional[Dict[str, SeedRecipe]] = None) -> SeedExtraction:
     """Compute seeds for whole images and write them as a seed set.
 
     Args:
@@ -121,6 +127,9 @@ def extract_seed_set(classifier: Optional[nn.Module],
         reuse_relevance: Load maps from ``relevance_dir`` when present
             instead of computing them (same classifier assumed).
         progress: Show a progress bar (:class:`~mmcyclic.utils.progress.Progress`).
+        control_recipes: ``{name: recipe}`` applied to the same relevance maps (e.g. the
+            recipe with random instead of relevance-ranked selection); their seeds go to
+            ``SeedExtraction.controls[name]``, not into the seed set.
 
     Returns:
         A :class:`SeedExtraction`.
@@ -130,6 +139,8 @@ def extract_seed_set(classifier: Optional[nn.Module],
     if isinstance(relevance, dict):
         relevance = build_relevance(relevance, classifier)
     results: Dict[str, SeedResult] = {}
+    control_recipes = dict(control_recipes or {})
+    controls: Dict[str, Dict[str, SeedResult]] = {name: {} for name in control_recipes}
     unreadable: Dict[str, str] = {}
     seeds: Dict[int, tuple] = {}
     bar = Progress(len(image_infos), progress, desc='seeds', unit='image')
@@ -139,7 +150,7 @@ def extract_seed_set(classifier: Optional[nn.Module],
             cached = _relevance_path(relevance_dir, source_id)
             try:
                 image = None
-                if recipe.needs_image:
+                if recipe.needs_image or any(c.needs_image for c in control_recipes.values()):
                     image = read_image(osp.join(data_root, img['file_name']))
                 if reuse_relevance and cached and osp.isfile(cached):
                     rel_map = np.load(cached)
@@ -164,6 +175,8 @@ def extract_seed_set(classifier: Optional[nn.Module],
                 result = recipe(rel_map, key=source_id, image=image)
                 results[source_id] = result
                 seeds[img['id']] = (result.label_map, result.scores)
+                for name, control in control_recipes.items():
+                    controls[name][source_id] = control(rel_map, key=source_id, image=image)
             bar.update()
     bar.close()
     full_info = {'cycle': cycle, 'round': round, 'recipe': recipe.config.to_dict(),
@@ -178,4 +191,4 @@ def extract_seed_set(classifier: Optional[nn.Module],
         print_log(f'{out_path}: {len(empty)} of {len(image_infos)} images have no seed '
                   f'(no relevance above theta={recipe.config.threshold} passed the filters): '
                   f'{", ".join(map(str, empty))}', logger='current', level=30)
-    return SeedExtraction(seed_set, results, unreadable)
+    return SeedExtraction(seed_set, results, unreadable, controls)

@@ -27,7 +27,8 @@ Steps, each a field of :class:`SeedRecipeConfig`, in this order:
    *its outline*: the seeds are the hematoxylin-positive blobs of the image
    (``skimage.color.rgb2hed``, smoothed by ``stain_smooth_sigma``, above the
    image's Otsu threshold, holes filled, ``connectivity``) that overlap a
-   component of step 4; needs the RGB image.
+   component of step 4 on at least ``min_coverage`` of their pixels (0: any
+   overlap); needs the RGB image.
 6. **Shape prior** ``min_solidity``: a seed whose area over the area of its
    convex hull is below it is dropped (clumps of nuclei, crescents); 0 = off.
 7. **Convex hull** of each seed (``convex_hull``): Fig. 2 (d).
@@ -67,7 +68,8 @@ OUTLINES = ('relevance', 'hematoxylin')
 PAPER_RECIPE: Dict[str, Any] = dict(
     threshold=0.35, normalisation='percentile', percentile=99.0, smooth_sigma=0.0,
     closing_radius=2, core_min_area=0, connectivity=2, outline='relevance',
-    stain_smooth_sigma=1.0, min_solidity=0.0, convex_hull=True, min_area=30, max_area=2000,
+    stain_smooth_sigma=1.0, min_coverage=0.0, min_solidity=0.0, convex_hull=True, min_area=30,
+    max_area=2000,
     max_seeds=20, selection='random')
 
 
@@ -90,6 +92,7 @@ class SeedRecipeConfig:
     connectivity: int = 2
     outline: str = 'hematoxylin'
     stain_smooth_sigma: float = 1.0
+    min_coverage: float = 0.0
     min_solidity: float = 0.93
     convex_hull: bool = True
     min_area: int = 150
@@ -104,6 +107,8 @@ class SeedRecipeConfig:
             raise ValueError(f'threshold must be in [0, 1), got {self.threshold}')
         if not 0.0 < self.percentile <= 100.0:
             raise ValueError(f'percentile must be in (0, 100], got {self.percentile}')
+        if not 0.0 <= self.min_coverage <= 1.0:
+            raise ValueError(f'min_coverage must be in [0, 1], got {self.min_coverage}')
         if not 0.0 <= self.min_solidity <= 1.0:
             raise ValueError(f'min_solidity must be in [0, 1], got {self.min_solidity}')
         if self.min_area > self.max_area:
@@ -295,8 +300,11 @@ class SeedRecipe:
                              f'relevance map {joined.shape}')
         blobs, _ = hematoxylin_blobs(image, self.config.stain_smooth_sigma,
                                      self.config.connectivity)
-        under = np.unique(blobs[(joined > 0) & (blobs > 0)])
-        return np.where(np.isin(blobs, under), blobs, 0)
+        covered = np.bincount(blobs[joined > 0], minlength=blobs.max() + 1)
+        covered[0] = 0
+        size = np.bincount(blobs.ravel(), minlength=blobs.max() + 1)
+        keep = (covered > 0) & (covered >= self.config.min_coverage * size)
+        return np.where(keep[blobs], blobs, 0)
 
     def _complete(self, region: np.ndarray) -> Optional[np.ndarray]:
         """Steps 6-8 on one region's crop: solidity, hull, area; None when filtered out."""

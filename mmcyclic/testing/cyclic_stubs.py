@@ -269,7 +269,9 @@ def stub_cyclic_cfg(inputs: Tuple[str, str], work_dir: str, mode: str = 'bilater
     train_cfg = dict(type='CyclicLoop', classifier=dict(config=classifier),
                      self_training=dict(num_students=1, teacher_epochs=1, student_epochs=1,
                                         score_thr=0.05),
-                     seeds=dict(images_ann=osp.join(root, 'annotations', 'train_full.json')),
+                     # No seed-report controls: they would build the (stub) classifier.
+                     seeds=dict(images_ann=osp.join(root, 'annotations', 'train_full.json'),
+                                controls=False),
                      max_cycles=max_cycles, mode=mode, **loop)
     return toy_runner_cfg(work_dir, data_root=root, train_cfg=train_cfg, resume=resume,
                           custom_hooks=list(custom_hooks))

@@ -1,5 +1,6 @@
 """Loading and checking configs for the command-line tools."""
 import argparse
+import copy
 import difflib
 import inspect
 import os
@@ -21,7 +22,8 @@ RUNNER_KEYS = (
     'model_wrapper_cfg', 'find_unused_parameters', 'sync_bn', 'compile')
 # Variables that OpenMMLab configs conventionally define for reuse.
 CONFIG_VARIABLES = ('train_pipeline', 'val_pipeline', 'test_pipeline', 'data_root', 'dataset_type',
-                    'backend_args', 'crop_size', 'vis_backends', 'metainfo', 'img_scale')
+                    'backend_args', 'crop_size', 'vis_backends', 'metainfo', 'img_scale',
+                    'pretrained', 'when_pretrained')
 
 
 class ConfigError(ValueError):
@@ -74,8 +76,37 @@ def unregistered_type_message(error: KeyError) -> Optional[str]:
             "'mmpretrain.SwinTransformer'.")
 
 
+def apply_pretrained(cfg: Config, cfg_options: Optional[dict] = None) -> None:
+    """The ``pretrained`` switch: a local ImageNet checkpoint for ``model.backbone``.
+
+    When ``cfg.pretrained`` is a path, ``cfg.when_pretrained`` (the fine-tuning
+    optimiser, from the schedules in ``configs/_base_/schedules/``) is merged,
+    then ``cfg_options`` again so that the command line still wins, and the
+    backbone's ``init_cfg`` becomes ``dict(type='PretrainedBackbone',
+    checkpoint=...)`` (:class:`mmcyclic.models.PretrainedBackboneInit`, which
+    checks the file when the weights are initialised, before any training).
+    Applied when a config is loaded, so ``--cfg-options pretrained=PATH`` and a
+    child config's ``pretrained = PATH`` both reach it.
+
+    Raises:
+        ConfigError: ``pretrained`` is set but the config has no ``model.backbone``.
+    """
+    path = cfg.get('pretrained')
+    if not path:
+        return
+    if cfg.get('when_pretrained'):
+        cfg.merge_from_dict(copy.deepcopy(cfg.when_pretrained.to_dict()))
+        if cfg_options:
+            cfg.merge_from_dict(copy.deepcopy(cfg_options))
+    backbone = cfg.get('model', {}).get('backbone')
+    if backbone is None:
+        raise ConfigError(f'pretrained={path!r} is set, but the config has no model.backbone to '
+                          'initialise; remove pretrained')
+    backbone.init_cfg = dict(type='PretrainedBackbone', checkpoint=str(path))
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config, merge ``--cfg-options`` and check for misspelt keys.
+    """Read a config, merge ``--cfg-options``, apply ``pretrained``, check for misspelt keys.
 
     Raises:
         ConfigError: the file is missing, cannot be parsed, or has a key that
@@ -89,7 +120,11 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     except Exception as error:
         raise ConfigError(f'{path}: cannot load config: {error}') from error
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        cfg.merge_from_dict(copy.deepcopy(cfg_options))
+    try:
+        apply_pretrained(cfg, cfg_options)
+    except ConfigError as error:
+        raise ConfigError(f'{path}: {error}') from error
     suspects = find_misspelt_keys(cfg.keys())
     if suspects:
         hints = '; '.join(f'"{bad}" (did you mean "{good}"?)' for bad, good in suspects.items())
@@ -172,3 +207,16 @@ def config_from_args(args: argparse.Namespace) -> Config:
     set_work_dir(cfg, args.config, args.work_dir)
     adapt_to_machine(cfg)
     return cfg
+
+
+def evaluator_score_thr(cfg: Config) -> Optional[float]:
+    """The ``score_thr`` of the config's ``test_evaluator``, or ``None`` if it sets none.
+
+    Args:
+        cfg: A model config; ``test_evaluator`` may be one evaluator dict or a list.
+    """
+    evaluators = cfg.get('test_evaluator', None) or []
+    for evaluator in evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]:
+        if isinstance(evaluator, dict) and evaluator.get('score_thr') is not None:
+            return float(evaluator['score_thr'])
+    return None

@@ -32,11 +32,12 @@ def _user_error_types() -> tuple:
     from mmcyclic.datasets.label_sets import LabelSetError
     from mmcyclic.engine.optim_wrapper import TrainingDiverged
     from mmcyclic.engine.phase_selection import NoUsableModel
+    from mmcyclic.engine.self_training_loop import EmptyPseudoLabels
     from mmcyclic.utils.checkpoint_compat import CheckpointRefused
     from mmcyclic.utils.config import ConfigError
     from mmcyclic.utils.work_dir_lock import WorkDirLocked
-    return (ConfigError, LabelSetError, TrainingDiverged, NoUsableModel, CheckpointRefused,
-            WorkDirLocked)
+    return (ConfigError, LabelSetError, TrainingDiverged, NoUsableModel, EmptyPseudoLabels,
+            CheckpointRefused, WorkDirLocked)
 
 
 def user_error_message(error: BaseException) -> Optional[str]:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sparse-label comparison (configs/sparse_labels/) at a GPU budget, on the device machine:
+# The sparse-label comparison (configs/reproduce/sparse_labels/) at a GPU budget, on the device machine:
 # every row for training seeds 0 and 1, all runs at once on the one GPU, each tested on the 14
 # Kumar test images. Prepare with scripts/device/make_bundle.sh here, then run there with
 # carry [.dev, .whl]:  bash scripts/device/run_sparse_labels.sh
@@ -30,7 +30,7 @@ RUNS=work_dirs/device_sparse_labels
 mkdir -p "$RUNS"
 
 run() {  # row seed
-    local config=configs/sparse_labels/$1.py work=$RUNS/$1_seed$2 ckpt start=$SECONDS
+    local config=configs/reproduce/sparse_labels/$1.py work=$RUNS/$1_seed$2 ckpt start=$SECONDS
     local budget=(randomness.seed=$2 train_dataloader.dataset.indices=$TRAIN_PATCHES)
     if [[ $1 == full_supervision ]]; then
         budget+=(train_cfg.max_epochs=$((3 * EPOCHS)) train_cfg.val_interval=$EPOCHS

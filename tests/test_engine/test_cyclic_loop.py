@@ -122,6 +122,15 @@ def test_layout_summary_and_bilateral_transfer(bilateral_run):
         assert 0 <= row['dice'] <= 1 and 0 <= row['classifier_f1'] <= 1
         for key in ('seed_precision', 'seed_pixel_precision', 'seed_hit_rate'):
             assert 0 <= row[key] <= 1, key  # the synthetic images have ground truth
+        # Issue 24 item 1: the controls are scored beside the seeds of every cycle (the paper
+        # recipe of these runs draws K at random already: no random-selection control).
+        assert set(row['seed_controls']) == {'untrained_classifier'}
+        for control in row['seed_controls'].values():
+            assert 0 <= control['precision'] <= 1
+        assert (work / f'cycle_{row["cycle"]}' / 'seeds_untrained_classifier.json').is_file()
+    # Issue 24 item 9: each cycle draws its seeds with its own seed.
+    assert len({load_label_set(work / f'cycle_{c}' / 'seeds.json').info['recipe']['seed']
+                for c in (1, 2)}) == 2
 
     # Front to back: each phase of cycle i starts from cycle i's classifier backbone, which
     # differs from the detector's own initial backbone.

@@ -194,11 +194,37 @@ def test_stop_training_ends_the_loop_after_the_cycle(setup, tmp_path, monkeypatc
 def test_min_improvement_stops_when_dice_stalls(setup, tmp_path, monkeypatch):
     stubs = CyclicStubs(val_dice=(0.5, 0.52, 0.9)).install(monkeypatch.setattr)
     work = tmp_path / 'work'
-    train_runner(_cfg(setup, work, max_cycles=3, min_improvement=0.05))
+    train_runner(_cfg(setup, work, max_cycles=3, min_improvement=0.05, patience=1))
     assert stubs.order() == _expected_order([1, 2], last=3)
     stubs = CyclicStubs(val_dice=(0.5, 0.6, 0.9)).install(monkeypatch.setattr)
-    train_runner(_cfg(setup, tmp_path / 'work2', max_cycles=3, min_improvement=0.05))
+    train_runner(_cfg(setup, tmp_path / 'work2', max_cycles=3, min_improvement=0.05,
+                      patience=1))
     assert stubs.order() == _expected_order([1, 2, 3], last=3)
+
+
+# Best validation Dice per cycle of the paper's Table III (bilateral, MoNuSeg, R152).
+PAPER_TABLE_III_DICE = (0.7181, 0.7484, 0.7369, 0.7739, 0.7695)
+
+
+def test_the_paper_table_iii_series_runs_past_its_dip_to_cycle_4(setup, tmp_path, monkeypatch):
+    """Cycle 3 is below cycle 2, cycle 4 is the paper's best: patience 2 must reach it; the
+    stall after it (cycle 5) is one cycle, so all five run; patience 1 stops after cycle 3."""
+    stubs = CyclicStubs(val_dice=PAPER_TABLE_III_DICE).install(monkeypatch.setattr)
+    train_runner(_cfg(setup, tmp_path / 'work', max_cycles=5, min_improvement=0.001))
+    assert stubs.order() == _expected_order([1, 2, 3, 4, 5], last=5)
+    stubs = CyclicStubs(val_dice=PAPER_TABLE_III_DICE).install(monkeypatch.setattr)
+    train_runner(_cfg(setup, tmp_path / 'work1', max_cycles=5, min_improvement=0.001,
+                      patience=1))
+    assert stubs.order() == _expected_order([1, 2, 3], last=5)
+
+
+@pytest.mark.parametrize('scores, min_improvement, expected', [
+    (PAPER_TABLE_III_DICE, 0.001, 1), (PAPER_TABLE_III_DICE[:3], 0.001, 1),
+    (PAPER_TABLE_III_DICE, 0.05, 4), ((0.5, 0.4, 0.45), 0.05, 2), ((0.5, None, 0.4), 0.05, 1),
+    ((0.5, 0.549), 0.05, 1), ((0.5, 0.55), 0.05, 0), ((), 0.05, 0)])
+def test_stalled_cycles_counts_from_the_best_so_far(scores, min_improvement, expected):
+    from mmcyclic.engine.cyclic_loop import stalled_cycles
+    assert stalled_cycles(list(scores), min_improvement) == expected
 
 
 def fill_values_of(model):

@@ -125,3 +125,26 @@ def test_m_prime_is_predicted_on_exactly_the_training_patches(tiny_synthetic, tm
     assert predicted == budget
     assert trained and set(trained) <= set(predicted)
     assert str(patch_file['images'][0]['source_id']) not in trained  # no seed there
+
+
+def test_an_empty_m_prime_stops_the_run_naming_threshold_and_highest_score(tiny_synthetic,
+                                                                           tmp_path):
+    """Issue 24 item 4: a threshold above every score the teacher gives used to leave M' empty
+    and train the students on M alone, with a warning only."""
+    from mmcyclic.engine.self_training_loop import EmptyPseudoLabels
+    seeds = subsample_ground_truth(tiny_synthetic / 'annotations' / 'instances_train_full.json', 3)
+    seeds.save(tmp_path / 'seeds.json')
+    cfg = _cfg(tiny_synthetic, tmp_path / 'work', tmp_path / 'seeds.json', num_students=1,
+               experiment_name='st_empty_m_prime')
+    cfg.train_cfg.score_thr = 0.9999
+    with pytest.raises(EmptyPseudoLabels, match=r'score >= 0.9999 .*highest score seen: 0\.\d+'):
+        Runner.from_cfg(cfg).train()
+    state = tmp_path / 'work' / 'self_training' / 'state.json'
+    assert not state.exists() or not json.loads(state.read_text())['phases']
+    # Opted out, the same run trains the student on M alone.
+    cfg = _cfg(tiny_synthetic, tmp_path / 'work2', tmp_path / 'seeds.json', num_students=1,
+               experiment_name='st_empty_m_prime_allowed', allow_empty_pseudo_labels=True)
+    cfg.train_cfg.score_thr = 0.9999
+    Runner.from_cfg(cfg).train()
+    summary = json.loads((tmp_path / 'work2' / 'self_training' / 'self_training.json').read_text())
+    assert [p['num_M_prime'] for p in summary['phases']] == [0, 0]

@@ -126,6 +126,25 @@ def test_score_threshold_decides_which_instances_count(tmp_path):
     assert metrics['num_images'] == 1
 
 
+def test_legacy_numbers_count_every_detection_the_others_only_confident_ones(tmp_path):
+    """Issue 24 item 8: the official evaluation scores every detection (score 0). With
+    score_thr 0.5 the background instance (score 0.3) is out of the main numbers and in the
+    legacy ones: legacy Dice = the pixel Dice with that false positive."""
+    from mmcyclic.evaluation.functional import legacy_paper_metrics
+    metric = NucleiMetric(score_thr=0.5, legacy=True, out_dir=str(tmp_path / 'out'))
+    metric.dataset_meta = {}
+    metric.process({}, [s.to_dict() for s in _samples(tmp_path)[:2]])
+    metrics = metric.compute_metrics(metric.results)
+    assert metrics['pixel_dice'] == pytest.approx(DICE_A)
+    every = STITCHED_A.copy()
+    every[6:8, 5:7] = 3  # the score-0.3 instance of the right patch
+    expected = legacy_paper_metrics(GT_A, every)
+    confident = legacy_paper_metrics(GT_A, STITCHED_A)
+    assert expected != confident
+    for key, value in expected.items():
+        assert metrics[f'legacy/{key}'] == pytest.approx(value, nan_ok=True), key
+
+
 def test_no_image_with_ground_truth_is_an_error(tmp_path):
     metric = NucleiMetric(out_dir=str(tmp_path))
     metric.process({}, [_samples(tmp_path)[3].to_dict()])

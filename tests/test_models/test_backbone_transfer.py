@@ -25,11 +25,11 @@ PAIRS = [
     ('classifier_swin_monu.py', 'cyclic_swin_monu.py'),
     # HoVer-Net as the back-end: the same backbone module under the same key (R18, the cheap
     # one, in test-fast; Swin-T in its own detector's build is slow).
-    ('classifier_r18_monu.py', 'sparse_labels/lrp_default_seeds_stain_prior_hovernet.py'),
+    ('classifier_r18_monu.py', 'reproduce/sparse_labels/lrp_default_seeds_stain_prior_hovernet.py'),
     pytest.param('classifier_swin_monu.py', 'cyclic_hovernet_swin_monu.py',
                  marks=pytest.mark.slow),
     # KG Instance builds the same mmpretrain module (docs/kg_instance.md).
-    ('classifier_r18_monu.py', 'sparse_labels/full_supervision_kg_instance.py'),
+    ('classifier_r18_monu.py', 'reproduce/sparse_labels/full_supervision_kg_instance.py'),
     ('classifier_r50_monu.py', 'cyclic_kg_instance_r50_monu.py'),
 ]
 

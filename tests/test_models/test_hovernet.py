@@ -279,8 +279,9 @@ def test_predictions_feed_the_metric_and_the_pseudo_labels(monkeypatch, tmp_path
 def test_tiled_inference_and_geojson(monkeypatch, tmp_path):
     """NucleiSegmenter (generic test_step path) and the GeoJSON export on a HoVerNet config."""
     from mmcyclic.apis import NucleiSegmenter
-    cfg = Config.fromfile(str(CONFIGS / 'sparse_labels' / 'full_supervision_hovernet.py'))
-    cfg.model = _cfg('sparse_labels/full_supervision_hovernet.py')
+    cfg = Config.fromfile(
+        str(CONFIGS / 'reproduce' / 'sparse_labels' / 'full_supervision_hovernet.py'))
+    cfg.model = _cfg('reproduce/sparse_labels/full_supervision_hovernet.py')
     segmenter = NucleiSegmenter(cfg, tile_size=64, overlap=32, batch_size=2)
     discs = _two_touching_discs()
 
@@ -298,8 +299,9 @@ def test_tiled_inference_and_geojson(monkeypatch, tmp_path):
 # --- configs and errors -------------------------------------------------------------------
 
 NEW_CONFIGS = ['hovernet_r50_monu.py', 'cyclic_hovernet_r50_monu.py',
-               'cyclic_hovernet_swin_monu.py', 'sparse_labels/full_supervision_hovernet.py',
-               'sparse_labels/lrp_default_seeds_stain_prior_hovernet.py']
+               'cyclic_hovernet_swin_monu.py',
+               'reproduce/sparse_labels/full_supervision_hovernet.py',
+               'reproduce/sparse_labels/lrp_default_seeds_stain_prior_hovernet.py']
 
 
 @pytest.mark.parametrize('config', NEW_CONFIGS)
@@ -336,8 +338,9 @@ def test_bilinear_upsampling_gives_input_resolution():
     assert outputs['np'].shape == (1, 2, 64, 96) and outputs['hv'].shape == (1, 2, 64, 96)
 
 
-@pytest.mark.parametrize('config', ['cyclic_hovernet_r50_monu.py', 'cyclic_hovernet_swin_monu.py',
-                                    'sparse_labels/lrp_default_seeds_stain_prior_hovernet.py'])
+@pytest.mark.parametrize('config', [
+    'cyclic_hovernet_r50_monu.py', 'cyclic_hovernet_swin_monu.py',
+    'reproduce/sparse_labels/lrp_default_seeds_stain_prior_hovernet.py'])
 def test_weak_hovernet_configs_lower_the_np_threshold_and_full_ones_keep_the_official(config):
     """Sparse labels cap the NP probability below 0.5 (docs/results.md): weak configs use 0.2."""
     weak = Config.fromfile(str(REPO / 'configs' / config)).model.test_cfg

@@ -166,7 +166,7 @@ def test_evaluation_pseudo_labels_tiled_inference_and_geojson_take_its_output(mo
     from mmcyclic.engine.pseudo_labels import predict_whole_images
     from mmcyclic.evaluation.metrics.nuclei_metric import tile_predictions_from_sample
 
-    row = REPO / 'configs' / 'sparse_labels' / 'full_supervision_kg_instance.py'
+    row = REPO / 'configs' / 'reproduce' / 'sparse_labels' / 'full_supervision_kg_instance.py'
     cfg = Config.fromfile(str(row))
     segmenter = NucleiSegmenter(cfg, tile_size=96, overlap=0, batch_size=1, score_thr=0.5)
     model = segmenter.model
@@ -187,8 +187,8 @@ def test_evaluation_pseudo_labels_tiled_inference_and_geojson_take_its_output(mo
 
 @pytest.mark.parametrize('config', [
     'kg_instance_r50_monu.py', 'cyclic_kg_instance_r50_monu.py',
-    'sparse_labels/full_supervision_kg_instance.py',
-    'sparse_labels/lrp_default_seeds_stain_prior_kg_instance.py'])
+    'reproduce/sparse_labels/full_supervision_kg_instance.py',
+    'reproduce/sparse_labels/lrp_default_seeds_stain_prior_kg_instance.py'])
 def test_configs_build(config):
     cfg = Config.fromfile(str(REPO / 'configs' / config))
     init_default_scope('mmdet')
@@ -204,7 +204,7 @@ def test_configs_build(config):
     ('full_supervision_kg_instance.py', 'full_supervision.py'),
     ('lrp_default_seeds_stain_prior_kg_instance.py', 'lrp_default_seeds_stain_prior.py')])
 def test_budget_rows_differ_from_their_mask_rcnn_twin_in_model_and_optimiser_only(row, twin):
-    folder = REPO / 'configs' / 'sparse_labels'
+    folder = REPO / 'configs' / 'reproduce' / 'sparse_labels'
     mine, theirs = Config.fromfile(str(folder / row)), Config.fromfile(str(folder / twin))
     helpers = {'kg_instance_model', 'kg_instance_label_set_model'}
     assert set(mine) - set(theirs) <= helpers

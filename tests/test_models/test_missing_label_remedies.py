@@ -126,7 +126,8 @@ def test_weak_configs_default_to_the_stain_prior_and_the_paper_loss_stays_select
     cfg = Config.fromfile(str(REPO / 'configs' / config))
     assert cfg.model.train_cfg.ignore_unlabelled_stain_blobs == dict(min_area=30, max_area=2000)
     assert cfg.model.train_cfg.rcnn.sampler.type == 'RandomSampler'   # recalibration: opt-in
-    literal = Config.fromfile(str(REPO / 'configs' / 'sparse_labels' / 'gt20_paper_loss.py'))
+    literal = Config.fromfile(
+        str(REPO / 'configs' / 'reproduce' / 'sparse_labels' / 'gt20_paper_loss.py'))
     assert literal.model.ignore_other_sets is False
     assert literal.model.train_cfg.ignore_unlabelled_stain_blobs is None
     init_default_scope('mmdet')

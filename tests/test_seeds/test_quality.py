@@ -76,3 +76,46 @@ def test_report_has_placement_keys_and_is_skipped_without_ground_truth(tmp_path)
     assert seed_quality_report(extraction, no_gt, str(tmp_path), str(tmp_path / 's'),
                                SeedRecipe()) is None
     assert not (tmp_path / 's').exists()
+
+
+def test_report_scores_the_controls_beside_the_seeds(tmp_path):
+    """Issue 24 item 1: the untrained-classifier and random-K controls are scored on the same
+    images and written into the JSON, the summary and the markdown table."""
+    import json
+
+    from mmcyclic.datasets.io import write_label_map
+    from mmcyclic.seeds import SeedExtraction, SeedRecipe, seed_quality_report
+    from mmcyclic.seeds.controls import RANDOM_SELECTION, UNTRAINED_CLASSIFIER
+    from mmcyclic.seeds.recipe import SeedResult
+    gt = np.zeros((30, 30), np.int32)
+    gt[5:15, 5:15] = 1
+    gt[18:28, 18:28] = 2
+    write_label_map(tmp_path / 'labels' / 'a.png', gt)
+    wrong = np.zeros_like(gt)
+    wrong[0:4, 20:30] = 1  # on background
+    half = gt.copy()
+    half[18:28, 18:28] = 0
+    half[0:4, 20:30] = 2
+    extraction = SeedExtraction({}, {'a': SeedResult(gt.copy(), [1.0, 1.0])}, controls={
+        UNTRAINED_CLASSIFIER: {'a': SeedResult(wrong, [1.0])},
+        RANDOM_SELECTION: {'a': SeedResult(half, [1.0, 1.0])}})
+    infos = [{'id': 1, 'source_id': 'a', 'file_name': 'images/a.png',
+              'label_map': 'labels/a.png'}]
+    summary = seed_quality_report(extraction, infos, str(tmp_path), str(tmp_path / 'r'),
+                                  SeedRecipe())
+    assert summary['precision'] == 1.0
+    assert summary['controls'][UNTRAINED_CLASSIFIER]['precision'] == 0.0
+    assert summary['controls'][RANDOM_SELECTION]['precision'] == 0.5
+    saved = json.loads((tmp_path / 'r' / 'seed_quality.json').read_text())
+    assert saved['summary']['controls'][RANDOM_SELECTION]['seeds'] == 2
+    table = (tmp_path / 'r' / 'seed_quality.md').read_text()
+    assert 'control: untrained classifier' in table and 'K drawn at random' in table
+
+
+def test_random_selection_control_is_left_out_for_a_random_recipe():
+    from mmcyclic.seeds import SeedRecipe
+    from mmcyclic.seeds.controls import RANDOM_SELECTION, random_selection_recipes
+    recipes = random_selection_recipes(SeedRecipe())
+    assert recipes[RANDOM_SELECTION].config.selection == 'random'
+    assert recipes[RANDOM_SELECTION].config.min_solidity == SeedRecipe().config.min_solidity
+    assert random_selection_recipes(SeedRecipe(preset='paper')) == {}

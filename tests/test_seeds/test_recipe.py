@@ -224,6 +224,22 @@ def test_hematoxylin_outline_is_the_stained_blob_under_relevance():
         recipe(rel)
 
 
+def test_min_coverage_keeps_only_blobs_the_relevance_covers():
+    """A relevance spot over a sixth of the first nucleus and all of the second: any overlap
+    keeps both blobs; min_coverage 0.5 keeps the second only."""
+    shape = (80, 80)
+    image = _stained_image(shape, [((20, 20), 10), ((55, 55), 10)])
+    rel = np.zeros(shape)
+    rel[16:22, 18:24] = 1.0
+    rel[44:67, 44:67] = 1.0
+    recipe = paper(normalisation='max', outline='hematoxylin', min_area=50, closing_radius=0)
+    assert recipe(rel, image=image).num_seeds == 2
+    covered = SeedRecipe(recipe.config.to_dict(), min_coverage=0.5)(rel, image=image)
+    assert covered.num_seeds == 1 and covered.label_map[55, 55] and not covered.label_map[20, 20]
+    with pytest.raises(ValueError, match='min_coverage'):
+        SeedRecipe(min_coverage=1.5)
+
+
 def test_presets_and_overrides():
     paper = SeedRecipe(preset='paper').config
     assert all(getattr(paper, k) == v for k, v in PAPER_RECIPE.items())

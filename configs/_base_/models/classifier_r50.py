@@ -8,10 +8,9 @@ model = dict(
         mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=False),
     backbone=dict(
         type='ResNet', depth=50, num_stages=4, out_indices=(3, ), style='pytorch',
-        # Optional ImageNet weights from a LOCAL file (nothing is downloaded), e.g. an
-        # mmpretrain checkpoint such as resnet50_8xb32_in1k_20210831-ea4938fc.pth:
-        # init_cfg=dict(type='Pretrained', checkpoint='checkpoints/resnet50_in1k.pth',
-        #               prefix='backbone'),
+        # Optional ImageNet weights from a LOCAL file (nothing is downloaded): the top-level
+        # `pretrained` of the configs, e.g. resnet50_8xb32_in1k_20210831-ea4938fc.pth or a
+        # torchvision resnet50 state dict; it sets init_cfg=dict(type='PretrainedBackbone').
     ),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

@@ -12,9 +12,8 @@ model = dict(
         # Inputs smaller than 224 px (e.g. 64 px tiles) give last-stage grids below the
         # 7x7 window; pad_small_map pads them instead of failing.
         pad_small_map=True,
-        # Optional ImageNet weights from a LOCAL mmpretrain checkpoint (nothing is downloaded):
-        # init_cfg=dict(type='Pretrained', checkpoint='checkpoints/swin_tiny_in1k.pth',
-        #               prefix='backbone'),
+        # Optional ImageNet weights from a LOCAL file (nothing is downloaded): the top-level
+        # `pretrained` of the configs (an mmpretrain Swin-T checkpoint or torchvision swin_t).
     ),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

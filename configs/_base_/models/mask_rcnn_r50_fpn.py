@@ -2,8 +2,8 @@
 # RPN NMS 0.9 in training and 0.7 in testing, other settings as mmdet's COCO
 # defaults. Anchors start at 16 px (scale 4 at stride 4) because nuclei in 40x
 # H&E are 10-40 px across; mmdet's COCO anchors start at 32 px.
-# The backbone trains from scratch unless `init_cfg` names a local checkpoint:
-# nothing is downloaded.
+# The backbone trains from scratch unless the top-level `pretrained` names a local
+# ImageNet checkpoint: nothing is downloaded.
 model = dict(
     type='MaskRCNN',
     data_preprocessor=dict(

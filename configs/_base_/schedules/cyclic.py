@@ -7,14 +7,20 @@ train_cfg = dict(
     type='CyclicLoop',
     max_cycles=4,
     mode='bilateral',
-    # Stop early when the selected student's validation Dice improves by less than this.
+    # Stop early when `patience` cycles in a row do not raise the best validation Dice so far
+    # by at least min_improvement (None: run max_cycles).
     min_improvement=None,
+    patience=2,
     self_training=dict(
         num_students=3,
         teacher_epochs=4,
         student_epochs=4,
         alpha=0.66,
-        score_thr=0.5,
+        # Pseudo labels (M') are what the model outputs at test: None takes the config's
+        # test_evaluator.score_thr (0.05 in the weak configs; a HoVer-Net instance scores its
+        # mean NP probability, >= np_thr). A number above what the back-end gives leaves M'
+        # empty, which stops the run (allow_empty_pseudo_labels=True: train on).
+        score_thr=None,
         union_iou_thr=0.5,
         selection='val_dice'),
     seeds=dict(

@@ -7,3 +7,7 @@ optim_wrapper = dict(
 param_scheduler = [dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100)]
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+# With `pretrained` (an ImageNet file, see configs/cyclic_r50_monu.py) the configs fine-tune at
+# the paper's rates (§V-B), whatever a from-scratch config chose (merged by mmcyclic when loaded).
+when_pretrained = dict(optim_wrapper=dict(optimizer=dict(
+    _delete_=True, type='SGD', lr=1e-3, momentum=0.9, weight_decay=1e-4)))

@@ -12,3 +12,7 @@ optim_wrapper = dict(
     # Random-init backbones without ImageNet weights need the gradient bounded early on.
     clip_grad=dict(max_norm=5.0, norm_type=2))
 auto_scale_lr = dict(enable=False, base_batch_size=2)
+# With `pretrained` (an ImageNet file, see configs/cyclic_r50_monu.py) the configs fine-tune at
+# the paper's rates (§V-B), whatever a from-scratch config chose (merged by mmcyclic when loaded).
+when_pretrained = dict(optim_wrapper=dict(optimizer=dict(
+    _delete_=True, type='SGD', lr=1e-3, momentum=0.9, weight_decay=1e-4)))

@@ -59,7 +59,9 @@ class NucleiMetric(BaseMetric):
     Args:
         score_thr: Predictions below this score are ignored.
         merge_iou: See :func:`stitch_predictions`.
-        legacy: Also report :func:`legacy_paper_metrics`.
+        legacy: Also report :func:`legacy_paper_metrics`, on every detection the model
+            outputs (score 0, as the official evaluation), not only those above
+            ``score_thr``.
         out_dir: Folder for ``nuclei_per_image.csv`` (and stitched label maps
             with ``save_label_maps``). Defaults to the run's log folder.
         save_label_maps: Write each stitched prediction as ``<source_id>.png``.
@@ -92,7 +94,10 @@ class NucleiMetric(BaseMetric):
                     source_id=sample.get('source_id', str(sample['img_id'])),
                     source_shape=tuple(sample.get('source_shape', sample['ori_shape'][:2])),
                     label_map_path=sample.get('label_map_path'),
-                    predictions=tile_predictions_from_sample(sample, self.score_thr)))
+                    # The official evaluation scores every detection (score 0): the legacy
+                    # numbers keep them all; the others those at or above score_thr.
+                    predictions=tile_predictions_from_sample(
+                        sample, 0.0 if self.legacy else self.score_thr)))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Stitch per image, score, and average over images."""
@@ -112,10 +117,13 @@ class NucleiMetric(BaseMetric):
                 missing_gt.append(source_id)
                 continue
             gt = read_label_map(entry['label_map_path'])
-            pred = stitch_predictions(entry['predictions'], gt.shape, merge_iou=self.merge_iou)
+            confident = [p for p in entry['predictions'] if p.score >= self.score_thr]
+            pred = stitch_predictions(confident, gt.shape, merge_iou=self.merge_iou)
             row = dict(image=source_id, **nuclei_metrics(gt, pred))
             if self.legacy:
-                row.update({f'legacy/{k}': v for k, v in legacy_paper_metrics(gt, pred).items()})
+                every = stitch_predictions(entry['predictions'], gt.shape,
+                                           merge_iou=self.merge_iou)
+                row.update({f'legacy/{k}': v for k, v in legacy_paper_metrics(gt, every).items()})
             rows.append(row)
             intersection += 2 * np.count_nonzero((gt > 0) & (pred > 0))
             union += np.count_nonzero(gt) + np.count_nonzero(pred)

@@ -1,6 +1,6 @@
 # Row: full_supervision.py with KG Instance R18 as the back-end (same data, iterations,
 # validation and checkpoint selection).
-_base_ = ['./full_supervision.py', '../_base_/kg_instance.py']
+_base_ = ['./full_supervision.py', '../../_base_/kg_instance.py']
 model = dict(_delete_=True, data_preprocessor=_base_.model.data_preprocessor,
              backbone=_base_.model.backbone, **_base_.kg_instance_model)
 # Optimiser: Adam lr 1e-3 (the KG paper trains with Adam, 1e-4 from ImageNet weights). Chosen

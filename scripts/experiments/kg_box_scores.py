@@ -5,7 +5,8 @@ no score threshold, calls a detection right when its mask overlaps a ground-trut
 IoU >= 0.5, and prints the ranking quality (AUC) and the precision / recall kept at several
 score thresholds (docs/kg_instance.md, "Scores"). Validation patches only: never the test set.
 
-    python scripts/kg_box_scores.py configs/sparse_labels/full_supervision_kg_instance.py \
+    python scripts/experiments/kg_box_scores.py \
+        configs/reproduce/sparse_labels/full_supervision_kg_instance.py \
         work_dirs/.../epoch_30.pth
 """
 import argparse

@@ -3,10 +3,10 @@
 # iterations of batch 2), validated every 2 epochs on the same 32 patches; the checkpoint with
 # the best validation Dice is tested (as self-training selects its best phase by Dice).
 _base_ = [
-    '../_base_/models/mask_rcnn_r18_fpn.py',
-    '../_base_/datasets/monuseg.py',
-    '../_base_/schedules/self_training.py',
-    '../_base_/default_runtime.py',
+    '../../_base_/models/mask_rcnn_r18_fpn.py',
+    '../../_base_/datasets/monuseg.py',
+    '../../_base_/schedules/self_training.py',
+    '../../_base_/default_runtime.py',
 ]
 train_dataloader = dict(dataset=dict(indices=64))
 val_dataloader = dict(dataset=dict(indices=32))

@@ -1,6 +1,7 @@
-"""Tables of scripts/results_sparse_labels.sh: per run, and per row (mean ± std over seeds).
+"""Tables of scripts/experiments/results_sparse_labels.sh: per run, and per row (mean ± std over
+seeds).
 
-    python scripts/results_sparse_labels_table.py work_dirs/sparse_labels
+    python scripts/experiments/results_sparse_labels_table.py work_dirs/sparse_labels
 
 Reads ``<row>_seed<s>/test/metrics.json`` (the run's selected model on the 14 Kumar test
 images), ``<row>_seed<s>/self_training/self_training.json`` (validation Dice of each phase, the

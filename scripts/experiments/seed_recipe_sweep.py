@@ -5,10 +5,11 @@ by ``tools/extract_seeds.py --relevance-dir``) and scored against ``data_root/la
 (precision and recall at IoU >= 0.5, mean IoU of matched seeds, pixel precision, hit rate;
 ``mmcyclic.seeds.quality``). With several ``--relevance`` folders the maps of one image are
 averaged (test-time augmentation: the plain map and the flipped/rotated ones of
-``scripts/cache_relevance_variants.py``). Use it on *training* images to choose a recipe; the
-chosen recipe is then reported once on the test images with ``tools/extract_seeds.py``.
+``scripts/experiments/cache_relevance_variants.py``). Use it on *training* images to choose a
+recipe; the chosen recipe is then reported once on the test images with
+``tools/extract_seeds.py``.
 
-    python scripts/seed_recipe_sweep.py data/monuseg \
+    python scripts/experiments/seed_recipe_sweep.py data/monuseg \
         --relevance work_dirs/i14/rel_plain_train work_dirs/i14/rel_plain_val \
         --grid stage1 --out work_dirs/i14/sweep_stage1.json
 """
@@ -51,6 +52,16 @@ GRIDS: Dict[str, List[Dict]] = {
                          max_area=(1500,), min_solidity=(0.9,), selection=('random',)),
     # the presets, e.g. on other relevance maps (test-time augmentation, 64 px windows)
     'presets': [dict(preset='paper'), dict(preset='paper', selection='score'), dict()],
+    # issue 24: recipes where the classifier's relevance decides which stain blobs are seeds
+    # (score with --control-relevance, an untrained classifier's maps of the same images)
+    'signal': [dict()] + [
+        dict(threshold=theta, min_coverage=coverage, smooth_sigma=sigma, min_solidity=solidity,
+             min_area=150, max_area=1500)
+        for theta, coverage, sigma, solidity in itertools.product(
+            (0.2, 0.35, 0.5), (0.0, 0.3, 0.5, 0.7), (0.0, 2.0), (0.8, 0.93))] + [
+        dict(preset='paper', smooth_sigma=sigma, min_area=150, max_area=1500,
+             min_solidity=solidity, selection='score', threshold=theta)
+        for theta, sigma, solidity in itertools.product((0.2, 0.35, 0.5), (2.0, 3.0), (0.0, 0.85))],
 }
 
 
@@ -59,6 +70,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('data_root', help='folder with images/ and labels/')
     parser.add_argument('--relevance', nargs='+', required=True,
                         help='folders of NAME.npy maps; several for the same images: averaged')
+    parser.add_argument('--control-relevance', nargs='+',
+                        help='maps of the same images from an untrained classifier: each recipe '
+                        'is scored on them too (precision gap = what the image-level labels add)')
     parser.add_argument('--grid', nargs='+', choices=sorted(GRIDS), default=sorted(GRIDS))
     parser.add_argument('--out', help='write every setting and its summary here (JSON)')
     return parser.parse_args()
@@ -97,17 +111,27 @@ def main() -> None:
     maps = load_maps(args.relevance)
     labels = {n: read_label_map(_find(root / 'labels', n, LABEL_SUFFIXES)) for n in maps}
     images = {n: read_image(_find(root / 'images', n, IMAGE_SUFFIXES)) for n in maps}
+    control = load_maps(args.control_relevance) if args.control_relevance else None
+    if control is not None and set(control) != set(maps):
+        raise SystemExit('ERROR: --control-relevance must hold the images of --relevance')
     print(f'{len(maps)} images: {sorted(maps)}')
-    print('| recipe | precision | recall | mean IoU | pixel precision | hit rate | seeds |\n'
-          '|---|---|---|---|---|---|---|', flush=True)
+    print('| recipe | precision | recall | mean IoU | pixel precision | hit rate | seeds |'
+          + (' untrained precision | untrained seeds |' if control else '') + '\n'
+          '|---|---|---|---|---|---|---|' + ('---|---|' if control else ''), flush=True)
     results = []
     for recipe in (r for name in args.grid for r in GRIDS[name]):
         s = score_recipe(recipe, maps, labels, images)
-        results.append(dict(recipe=recipe, summary=s))
-        print(f"| {recipe} | {s['precision']:.3f} | {s['recall']:.4f} | {s['mean_iou']:.3f} | "
-              f"{s['pixel_precision']:.3f} | {s['hit_rate']:.3f} | {s['seeds']} |", flush=True)
+        result = dict(recipe=recipe, summary=s)
+        line = (f"| {recipe} | {s['precision']:.3f} | {s['recall']:.4f} | {s['mean_iou']:.3f} "
+                f"| {s['pixel_precision']:.3f} | {s['hit_rate']:.3f} | {s['seeds']} |")
+        if control is not None:
+            c = result['untrained'] = score_recipe(recipe, control, labels, images)
+            line += f" {c['precision']:.3f} | {c['seeds']} |"
+        results.append(result)
+        print(line, flush=True)
     if args.out:
         atomic_write_json(args.out, dict(images=sorted(maps), relevance=args.relevance,
+                                         control_relevance=args.control_relevance,
                                          settings=results), indent=1)
 
 

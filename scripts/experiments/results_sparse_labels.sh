@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # The sparse-label comparison of docs/results.md ("Self-training from 20 labelled nuclei per
-# image"): every row is a config in configs/sparse_labels/ at one CPU budget
-# (configs/sparse_labels/budget_gt20.py), run for each training seed in SEEDS and tested on
+# image"): every row is a config in configs/reproduce/sparse_labels/ at one CPU budget
+# (configs/reproduce/sparse_labels/budget_gt20.py), run for each training seed in SEEDS and tested on
 # the 14 Kumar test images.
-#   bash scripts/results_sparse_labels.sh                        # every row, SEEDS="0 1"
-#   SEEDS="2" bash scripts/results_sparse_labels.sh gt20_stain_prior full_supervision
+#   bash scripts/experiments/results_sparse_labels.sh                        # every row, SEEDS="0 1"
+#   SEEDS="2" bash scripts/experiments/results_sparse_labels.sh gt20_stain_prior full_supervision
 #   EXTRA="train_cfg.max_epochs=30 train_cfg.val_interval=5" OUT=work_dirs/budget30 \
-#       bash scripts/results_sparse_labels.sh full_supervision    # a longer budget
+#       bash scripts/experiments/results_sparse_labels.sh full_supervision    # a longer budget
 # A finished run (its test metrics exist) is skipped; an interrupted one is resumed.
 # Needs data/monuseg (tools/dataset_converters/monuseg.py); the GT x 20 seed file is made here.
 # The lrp_* rows need the seed files of one tile classifier: CLASSIFIER (default: the cycle-1
-# classifier of scripts/results_cyclic_monuseg.sh copied to work_dirs/i14/classifier.pth,
+# classifier of scripts/results_cyclic_monuseg.sh (commit cd3465b) copied to work_dirs/i14/classifier.pth,
 # docs/front_end.md section 7) explains the training images once into RELEVANCE.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-work_dirs/sparse_labels}
 SEEDS=${SEEDS:-0 1}
@@ -47,7 +47,7 @@ lrp_seeds() {  # $1: recipe name (paper | score | default)
 }
 
 for row in "${ROWS[@]}"; do
-    config="configs/sparse_labels/$row.py"
+    config="configs/reproduce/sparse_labels/$row.py"
     [[ -f "$config" ]] || { echo "ERROR: no row config $config" >&2; exit 2; }
     [[ $row == lrp_*_seeds ]] && { r=${row#lrp_}; lrp_seeds "${r%_seeds}"; }
     for seed in $SEEDS; do
@@ -72,4 +72,4 @@ for row in "${ROWS[@]}"; do
         echo "$(( $(date +%s) - start ))" > "$work/test/wall_seconds.txt"
     done
 done
-"$PY" scripts/results_sparse_labels_table.py "$OUT"
+"$PY" scripts/experiments/results_sparse_labels_table.py "$OUT"

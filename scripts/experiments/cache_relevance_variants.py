@@ -9,9 +9,10 @@ Writes ``OUT/<variant>/<source_id>.npy`` for every image of ``--images-ann`` and
   trained on) instead of 224 px ones.
 
 The plain map (224 px windows) is what ``tools/extract_seeds.py --relevance-dir`` saves.
-``scripts/seed_recipe_sweep.py`` scores seed recipes on these maps without the classifier::
+``scripts/experiments/seed_recipe_sweep.py`` scores seed recipes on these maps without the
+classifier::
 
-    python scripts/cache_relevance_variants.py configs/classifier_r18_monu.py CKPT \
+    python scripts/experiments/cache_relevance_variants.py configs/classifier_r18_monu.py CKPT \
         --images-ann data/monuseg/annotations/instances_train_full.json \
         --out work_dirs/i14/variants --variant hflip vflip rot90 tile64
 """

@@ -7,7 +7,7 @@ by ``tools/extract_seeds.py --report-dir`` into a tuning and a held-out half (so
 first half tunes), picks the recipe with the best seed precision on the tuning half, and
 prints its precision on the held-out half next to the paper recipe's.
 
-    python scripts/seed_recipe_holdout.py work_dirs/seeds_r18/report/relevance \
+    python scripts/experiments/seed_recipe_holdout.py work_dirs/seeds_r18/report/relevance \
         data/monuseg/labels --out work_dirs/seeds_r18/holdout.json
 """
 import argparse
