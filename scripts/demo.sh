@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
+# The same numbers on any x86-64 machine with AVX2: fixed threads and kernel choice.
+source scripts/reproducible_cpu.sh
 CONFIG=configs/cyclic_r18_synthetic.py
 WORK=work_dirs/demo
 

@@ -33,6 +33,7 @@ from mmcyclic.seeds import SeedRecipe, extract_seed_set, load_classifier, seed_q
 from mmcyclic.seeds.controls import (add_untrained_classifier_control, random_selection_recipes,
                                      untrained_classifier)
 from mmcyclic.utils.config import ConfigError, load_config
+from mmcyclic.utils.tool_errors import add_debug_argument, exit_on_user_error
 
 RECIPE_OPTIONS = {'preset': str, 'threshold': float, 'normalisation': str, 'percentile': float,
                   'smooth_sigma': float, 'closing_radius': int, 'core_min_area': int,
@@ -81,11 +82,18 @@ def parse_args() -> argparse.Namespace:
         parser.add_argument(f'--{name.replace("_", "-")}', type=kind, dest=name,
                             help=f'seed recipe: {name} (mmcyclic/seeds/recipe.py)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
+    with exit_on_user_error(args.debug):
+        extract(args)
+
+
+def extract(args: argparse.Namespace) -> None:
+    """Extract the seeds (and the report) that ``args`` ask for."""
     try:
         cfg = load_config(args.config, args.cfg_options)
         image_infos = load_image_infos(args.images_ann)

@@ -49,6 +49,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--score-thr', type=float,
                         help='minimum score (default: the config\'s inference.score_thr, else '
                         'its test_evaluator.score_thr, else 0.5)')
+    parser.add_argument('--min-area', type=int,
+                        help='drop nuclei of fewer pixels (default: the config\'s '
+                        'inference.min_area, else 1)')
+    parser.add_argument('--max-pixels', type=int,
+                        help='refuse images whose header declares more pixels, before reading '
+                        'them (default: the config\'s inference.max_pixels, else 100000000)')
     parser.add_argument('--device', default='cpu',
                         help='cpu, cuda, cuda:1, ... (default: %(default)s)')
     parser.add_argument('--no-progress', action='store_true', help='do not draw progress bars')
@@ -71,7 +77,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         segmenter = NucleiSegmenter(args.config, args.checkpoint, device=args.device,
                                     tile_size=args.tile_size, overlap=args.overlap,
-                                    batch_size=args.batch_size, score_thr=args.score_thr)
+                                    batch_size=args.batch_size, score_thr=args.score_thr,
+                                    min_area=args.min_area, max_pixels=args.max_pixels)
     except (ConfigError, FileNotFoundError, ValueError) as error:
         print(f'ERROR: {error}', file=sys.stderr)
         return EXIT_BAD_SETUP

@@ -12,6 +12,7 @@ import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
 from mmcyclic.engine.cpu_distributed import shut_down_distributed
 from mmcyclic.utils.atomic import atomic_write_json
 from mmcyclic.utils.config import add_runner_arguments, config_from_args
+from mmcyclic.utils.tool_errors import add_debug_argument, exit_on_user_error
 
 
 def parse_args() -> argparse.Namespace:
@@ -22,6 +23,7 @@ def parse_args() -> argparse.Namespace:
                         'stitched label maps here')
     parser.add_argument('--show-dir', help='draw predictions into this dir (under work_dir)')
     add_runner_arguments(parser)
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
@@ -38,8 +40,9 @@ def main() -> None:
         cfg.default_hooks.visualization.draw = True
         cfg.default_hooks.visualization.test_out_dir = args.show_dir
 
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    metrics = runner.test()
+    with exit_on_user_error(args.debug, prefix=f'{args.config}: '):
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        metrics = runner.test()
     if args.out_dir and get_rank() == 0:
         atomic_write_json(osp.join(args.out_dir, 'metrics.json'),
                           {k: float(v) for k, v in metrics.items()

@@ -1,17 +1,17 @@
 """Train with an mmcyclic config (same arguments as mmdet's tools/train.py)."""
 import argparse
+import os
 import sys
+from contextlib import nullcontext
 
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmcyclic  # noqa: F401  (registers modules, checkpoint loading fix)
 from mmcyclic.engine.cpu_distributed import shut_down_distributed
-from mmcyclic.engine.optim_wrapper import TrainingDiverged
-from mmcyclic.engine.phase_selection import NoUsableModel
-from mmcyclic.engine.self_training_loop import EmptyPseudoLabels
-from mmcyclic.utils.config import (ConfigError, add_runner_arguments, config_from_args,
-                                   unregistered_type_message)
+from mmcyclic.utils.config import add_runner_arguments, config_from_args, unregistered_type_message
+from mmcyclic.utils.tool_errors import add_debug_argument, exit_on_user_error
+from mmcyclic.utils.work_dir_lock import WorkDirLock
 
 
 def parse_args() -> argparse.Namespace:
@@ -24,6 +24,7 @@ def parse_args() -> argparse.Namespace:
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint, or (no value) from the latest one in the work dir')
     add_runner_arguments(parser)
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
@@ -31,7 +32,8 @@ def main() -> None:
     args = parse_args()
     cfg = config_from_args(args)
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        guarded = cfg.optim_wrapper.get('type') == 'SkipNonFiniteOptimWrapper'
+        cfg.optim_wrapper.type = 'SkipNonFiniteAmpOptimWrapper' if guarded else 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
@@ -42,18 +44,21 @@ def main() -> None:
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
 
-    try:
-        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    except KeyError as error:
-        message = unregistered_type_message(error)
-        if message is None:
+    # Rank 0 owns the work dir for the whole run (the other ranks of a launch share it).
+    lock = WorkDirLock(cfg.work_dir) if os.environ.get('RANK', '0') == '0' else nullcontext()
+    with exit_on_user_error(args.debug, prefix=f'{args.config}: '), lock:
+        try:
+            runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        except KeyError as error:
+            message = unregistered_type_message(error)
+            if message is None:
+                raise
+            sys.exit(f'ERROR: {args.config}: {message}')
+        try:
+            runner.train()  # builds the train loop first: its keys are checked before any work
+        except Exception as error:
+            runner.logger.error(f'{type(error).__name__}: {error}')  # into the run's log too
             raise
-        sys.exit(f'ERROR: {args.config}: {message}')
-    try:
-        runner.train()  # builds the train loop first: its keys are checked before any work
-    except (ConfigError, TrainingDiverged, NoUsableModel, EmptyPseudoLabels) as error:
-        runner.logger.error(str(error))
-        sys.exit(f'ERROR: {args.config}: {error}')
     shut_down_distributed()
 
 

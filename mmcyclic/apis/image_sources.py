@@ -20,11 +20,12 @@ What is read lazily
 import math
 import os
 from pathlib import Path
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 
-from mmcyclic.datasets.io import TIFF_SUFFIXES, ImageReadError, read_image, to_uint8
+from mmcyclic.datasets.io import (TIFF_SUFFIXES, ImageReadError, check_image_size,
+                                  declared_image_shape, read_image, to_uint8)
 from mmcyclic.evaluation.stitching import Window
 
 PathLike = Union[str, os.PathLike]
@@ -274,11 +275,14 @@ class TiffSource:
 ImageSource = Union[ArraySource, TiffSource]
 
 
-def open_image_source(image: Union[np.ndarray, PathLike]) -> ImageSource:
+def open_image_source(image: Union[np.ndarray, PathLike],
+                      max_pixels: Optional[int] = None) -> ImageSource:
     """Wrap an array or open a file for window-by-window reading.
 
     Args:
         image: RGB array, or the path of a PNG/JPEG/TIFF/... file.
+        max_pixels: Refuse an image of more pixels, checked on the array's shape
+            or the file's header before any pixel is read (None: no limit).
 
     Returns:
         A source with ``name``, ``shape`` ``(H, W)``, ``lazy``, ``read(window)``
@@ -286,12 +290,17 @@ def open_image_source(image: Union[np.ndarray, PathLike]) -> ImageSource:
 
     Raises:
         ImageReadError: the file is missing, truncated or not an 8-bit image.
+        ImageTooLargeError: it has more than ``max_pixels`` pixels.
     """
     if isinstance(image, np.ndarray):
+        if max_pixels is not None:
+            check_image_size('array', image.shape[:2], max_pixels)
         return ArraySource(image)
     path = Path(image)
     if not path.is_file():
         raise ImageReadError(f'{path}: no such file')
+    if max_pixels is not None:
+        check_image_size(path, declared_image_shape(path), max_pixels)
     if path.suffix.lower() in TIFF_SUFFIXES:
         try:
             return TiffSource(path)

@@ -79,6 +79,20 @@ def trace_crop(mask: np.ndarray, y0: int, x0: int) -> Geometry:
     return geometry
 
 
+def _drop_small(label_map: np.ndarray, scores: np.ndarray,
+                min_area: int) -> Tuple[np.ndarray, np.ndarray, int]:
+    """Remove instances of fewer than ``min_area`` pixels; renumber the rest ``1..N'``."""
+    if min_area <= 1 or not len(scores):
+        return label_map, scores, 0
+    areas = np.bincount(label_map.ravel(), minlength=len(scores) + 1)[1:]
+    keep = (areas >= min_area) | (areas == 0)  # a missing id is reported by the caller
+    if keep.all():
+        return label_map, scores, 0
+    new_ids = np.zeros(len(scores) + 1, np.int32)
+    new_ids[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    return new_ids[label_map], scores[keep], int((~keep).sum())
+
+
 def _ring_to_list(ring: Ring) -> List[List[float]]:
     return [[float(x), float(y)] for x, y in ring]
 
@@ -97,6 +111,8 @@ class NucleiResult:
         centroids: ``(N, 2)`` mean pixel centre ``(x, y)`` (module docstring).
         polygons: ``N`` geometries; each a list of parts, each part a list of
             closed rings ``(K, 2)`` ``(x, y)``: the exterior, then any holes.
+        dropped_below_min_area: Instances left out for being smaller than the
+            ``min_area`` of :meth:`from_label_map`.
     """
 
     label_map: np.ndarray
@@ -104,19 +120,24 @@ class NucleiResult:
     areas: np.ndarray
     centroids: np.ndarray
     polygons: List[Geometry]
+    dropped_below_min_area: int = 0
 
     @classmethod
-    def from_label_map(cls, label_map: np.ndarray,
-                       scores: Optional[Sequence[float]] = None) -> 'NucleiResult':
+    def from_label_map(cls, label_map: np.ndarray, scores: Optional[Sequence[float]] = None,
+                       min_area: int = 1) -> 'NucleiResult':
         """Measure and trace every instance of a label map.
 
         Args:
             label_map: 2-D integer array with ids exactly ``1..N`` (0 = background).
             scores: ``N`` scores (``scores[i]`` for id ``i + 1``); default all 1
                 (e.g. for ground truth).
+            min_area: Instances of fewer pixels are dropped (counted in
+                :attr:`dropped_below_min_area`) and the rest renumbered ``1..N'``
+                in their order.
 
         Raises:
-            ValueError: not 2-D, or the ids are not ``1..N`` / do not match ``scores``.
+            ValueError: not 2-D, the ids are not ``1..N`` / do not match ``scores``,
+                or a score is NaN or infinite.
         """
         label_map = np.asarray(label_map)
         if label_map.ndim != 2 or not np.issubdtype(label_map.dtype, np.integer):
@@ -129,6 +150,14 @@ class NucleiResult:
         scores = np.ones(count) if scores is None else np.asarray(scores, dtype=np.float64)
         if scores.shape != (count, ):
             raise ValueError(f'{scores.size} scores for {count} instances')
+        broken = np.flatnonzero(~np.isfinite(scores))
+        if broken.size:
+            raise ValueError(f'{broken.size} of {count} scores are not finite (NaN or infinite; '
+                             f'ids {(broken[:5] + 1).tolist()}): the model\'s outputs are broken, '
+                             'e.g. by a diverged training; use a checkpoint of a run that '
+                             'converged')
+        label_map, scores, dropped = _drop_small(label_map, scores, min_area)
+        count = len(scores)
         areas = np.zeros(count, np.int64)
         centroids = np.zeros((count, 2))
         polygons = []
@@ -143,7 +172,7 @@ class NucleiResult:
             areas[index] = rows.size
             centroids[index] = (cols.mean() + box[1].start + 0.5, rows.mean() + box[0].start + 0.5)
             polygons.append(trace_crop(mask, box[0].start, box[1].start))
-        return cls(label_map, scores, areas, centroids, polygons)
+        return cls(label_map, scores, areas, centroids, polygons, dropped)
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -231,7 +260,8 @@ class NucleiResult:
         written = []
         if 'geojson' in formats:
             written.append(out_dir / f'{stem}.geojson')
-            atomic_write_json(written[-1], self.to_geojson())
+            # Strict JSON (RFC 8259): QuPath and other readers reject NaN.
+            atomic_write_json(written[-1], self.to_geojson(), allow_nan=False)
         if 'labels' in formats:
             if label_suffix == '.png' and len(self) > np.iinfo(np.uint16).max:
                 label_suffix = '.tif'  # a 16-bit PNG cannot hold the ids

@@ -8,7 +8,7 @@ Settings come, in this order of precedence, from the constructor's
 arguments, the config's optional block::
 
     inference = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5,
-                     caps_tile_size=256, mpp=0.25)
+                     caps_tile_size=256, mpp=0.25, min_area=1, max_pixels=100_000_000)
 
 and :data:`DEFAULT_SETTINGS`; without ``inference.score_thr``, the score
 threshold is the config's ``test_evaluator.score_thr`` (the one that selected
@@ -38,7 +38,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 from mmcyclic.datasets.io import IMAGE_SUFFIXES, ImageReadError
-from mmcyclic.utils.checkpoint_compat import UnsafeCheckpointError
+from mmcyclic.utils.checkpoint_compat import CheckpointRefused
 from mmcyclic.utils.config import evaluator_score_thr, load_config
 from mmcyclic.utils.progress import Progress, progress_write
 
@@ -48,7 +48,7 @@ from .tiled_inference import Tile, TileCallback, TileInstances, segment_tiled
 
 PathLike = Union[str, os.PathLike]
 DEFAULT_SETTINGS = dict(tile_size=256, overlap=64, batch_size=4, score_thr=0.5,
-                        caps_tile_size=256, mpp=None)
+                        caps_tile_size=256, mpp=None, min_area=1, max_pixels=100_000_000)
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,10 @@ class InferenceSettings:
             patch size; larger tiles get the caps scaled by their area.
         mpp: Microns per pixel of the images the model was trained on (whole
             slides are read at this scale, :mod:`mmcyclic.wsi`); ``None``: unknown.
+        min_area: Instances of fewer pixels are dropped (and counted); the
+            dataset configs set it from their nuclei's sizes.
+        max_pixels: Images whose header declares more pixels are refused before
+            anything is read or allocated (whole slides: tools/infer_wsi.py).
     """
 
     tile_size: int
@@ -74,6 +78,8 @@ class InferenceSettings:
     score_thr: float
     caps_tile_size: int = 256
     mpp: Optional[float] = None
+    min_area: int = 1
+    max_pixels: int = 100_000_000
 
     def __post_init__(self) -> None:
         if self.tile_size < 1:
@@ -89,6 +95,10 @@ class InferenceSettings:
             raise ValueError(f'caps_tile_size must be positive, got {self.caps_tile_size}')
         if self.mpp is not None and not self.mpp > 0:
             raise ValueError(f'mpp must be positive (microns per pixel), got {self.mpp}')
+        if self.min_area < 1:
+            raise ValueError(f'min_area must be >= 1, got {self.min_area}')
+        if self.max_pixels < 1:
+            raise ValueError(f'max_pixels must be positive, got {self.max_pixels}')
 
     @classmethod
     def resolve(cls, cfg: Config, source: str = 'config', **overrides) -> 'InferenceSettings':
@@ -182,7 +192,7 @@ def _read_checkpoint(checkpoint: Path) -> dict:
     try:
         return CheckpointLoader.load_checkpoint(str(checkpoint), map_location='cpu',
                                                 logger='silent')
-    except UnsafeCheckpointError as error:  # already names the file, the globals and the fix
+    except CheckpointRefused as error:  # unsafe or NaN weights: names the file and the fix
         raise ValueError(str(error)) from None
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile,
             ValueError) as error:
@@ -248,6 +258,8 @@ class NucleiSegmenter:
         score_thr: See :class:`InferenceSettings`; by default the config's
             ``inference.score_thr``, else its ``test_evaluator.score_thr``, else 0.5.
         caps_tile_size: See :class:`InferenceSettings`.
+        min_area: See :class:`InferenceSettings`.
+        max_pixels: See :class:`InferenceSettings`.
 
     Attributes:
         settings: The resolved :class:`InferenceSettings`.
@@ -273,7 +285,8 @@ class NucleiSegmenter:
                  device: str = 'cpu', tile_size: Optional[int] = None,
                  overlap: Optional[int] = None, batch_size: Optional[int] = None,
                  score_thr: Optional[float] = None,
-                 caps_tile_size: Optional[int] = None) -> None:
+                 caps_tile_size: Optional[int] = None, min_area: Optional[int] = None,
+                 max_pixels: Optional[int] = None) -> None:
         from mmdet.apis import init_detector
         from mmdet.utils import get_test_pipeline_cfg
 
@@ -282,7 +295,8 @@ class NucleiSegmenter:
         self.settings = InferenceSettings.resolve(cfg, source, tile_size=tile_size,
                                                   overlap=overlap, batch_size=batch_size,
                                                   score_thr=score_thr,
-                                                  caps_tile_size=caps_tile_size)
+                                                  caps_tile_size=caps_tile_size,
+                                                  min_area=min_area, max_pixels=max_pixels)
         if checkpoint is not None and not Path(checkpoint).is_file():
             raise FileNotFoundError(f'{checkpoint}: checkpoint not found. Train one with '
                                     'tools/train.py or pass the path of an existing .pth file.')
@@ -397,16 +411,19 @@ class NucleiSegmenter:
             on_tile: Called as ``on_tile(done, total)`` after each batch of tiles.
 
         Returns:
-            The label map, polygons, scores, areas and centroids.
+            The label map, polygons, scores, areas and centroids (instances below
+            ``settings.min_area`` dropped and counted).
 
         Raises:
-            mmcyclic.datasets.io.ImageReadError: the image cannot be read.
+            mmcyclic.datasets.io.ImageReadError: the image cannot be read, or its
+                declared size exceeds ``settings.max_pixels``
+                (:class:`~mmcyclic.datasets.io.ImageTooLargeError`).
         """
-        with open_image_source(image) as source:
+        with open_image_source(image, max_pixels=self.settings.max_pixels) as source:
             labels, scores = segment_tiled(source, self.predict_tiles, self.settings.tile_size,
                                            self.settings.overlap, self.settings.batch_size,
                                            self.settings.score_thr, on_tile=on_tile)
-        return NucleiResult.from_label_map(labels, scores)
+        return NucleiResult.from_label_map(labels, scores, min_area=self.settings.min_area)
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({asdict(self.settings)})'
@@ -423,7 +440,8 @@ def collect_inputs(patterns: Iterable[str], suffixes: Sequence[str] = IMAGE_SUFF
 
     Returns:
         ``(paths, problems)``: the image paths in order, without duplicates, and
-        ``(input, reason)`` for each input that matched nothing.
+        ``(input, reason)`` for each input that matched nothing and each broken
+        symbolic link (dangling, or a loop) among the matches.
     """
     paths: List[Path] = []
     seen = set()
@@ -431,16 +449,20 @@ def collect_inputs(patterns: Iterable[str], suffixes: Sequence[str] = IMAGE_SUFF
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir()
-                           if p.is_file() and p.suffix.lower() in suffixes)
+            entries = [p for p in path.iterdir() if p.suffix.lower() in suffixes]
             reason = f'no {kind} files ({", ".join(suffixes)}) in this folder'
         elif path.exists():
-            found, reason = [path], ''
+            entries, reason = [path], ''
         elif glob.has_magic(pattern):
-            found = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+            entries = [Path(p) for p in glob.glob(pattern, recursive=True)]
             reason = 'the pattern matches no file'
         else:
-            found, reason = [], 'no such file or folder'
+            entries, reason = [], 'no such file or folder'
+        found = sorted(p for p in entries if p.is_file())
+        # A link whose target is missing or that loops is an input that cannot be read.
+        problems.extend((str(p), 'broken symbolic link (its target is missing, or the link '
+                         'points back at itself)') for p in sorted(entries)
+                        if p.is_symlink() and not p.exists())
         if not found:
             problems.append((pattern, reason))
         for found_path in found:
@@ -583,5 +605,7 @@ def _segment_one(segmenter: NucleiSegmenter, path: Path, out_dir: Path, formats:
     finally:
         if tile_bar is not None:
             tile_bar.close()
-    log(f'{path}: {len(result)} nuclei -> {", ".join(p.name for p in written)}')
+    small = (f' ({result.dropped_below_min_area} smaller than min_area='
+             f'{segmenter.settings.min_area} px left out)' if result.dropped_below_min_area else '')
+    log(f'{path}: {len(result)} nuclei{small} -> {", ".join(p.name for p in written)}')
     return len(result)

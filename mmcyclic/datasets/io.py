@@ -7,8 +7,9 @@ dtype) or NPY. Writes are atomic (see :mod:`mmcyclic.utils.atomic`).
 """
 import io as _io
 import os
+import warnings
 from pathlib import Path
-from typing import Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 from PIL import Image
@@ -25,6 +26,63 @@ LABEL_SUFFIXES = ('.png', '.tif', '.tiff', '.npy')
 
 class ImageReadError(IOError):
     """An image or label map could not be read; the message names the file."""
+
+
+class ImageTooLargeError(ImageReadError):
+    """An image has more pixels than allowed; nothing of it was read."""
+
+
+def declared_image_shape(path: PathLike) -> Optional[Tuple[int, int]]:
+    """``(height, width)`` as the file's header declares it, without decoding any pixel.
+
+    Args:
+        path: A TIFF (the first page of its first series, the full-resolution
+            level of a pyramid) or any image Pillow opens.
+
+    Returns:
+        The declared shape, or None when no header can be read (the reader
+        reports that file's problem).
+    """
+    path = Path(path)
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        import tifffile
+        try:
+            with tifffile.TiffFile(path) as tif:
+                page = tif.series[0].pages[0] if tif.series else tif.pages[0]
+                return int(page.imagelength), int(page.imagewidth)
+        except Exception:  # noqa: BLE001 - not a TIFF tifffile reads; Pillow may
+            pass
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(path) as img:  # reads the header only
+                return img.height, img.width
+    except Exception:  # noqa: BLE001 - the reader reports it (also Pillow's bomb limit)
+        return None
+
+
+def check_image_size(name: Union[str, PathLike], shape: Optional[Tuple[int, int]],
+                     max_pixels: int) -> None:
+    """Refuse an image of more than ``max_pixels`` pixels.
+
+    Args:
+        name: The file (or ``'array'``), named in the error.
+        shape: Its ``(height, width)``; None (unknown) passes.
+        max_pixels: The limit.
+
+    Raises:
+        ImageTooLargeError: naming the size, the memory it needs and the fix.
+    """
+    if shape is None or shape[0] * shape[1] <= max_pixels:
+        return
+    height, width = shape
+    pixels = height * width
+    raise ImageTooLargeError(
+        f'{name}: {width} x {height} pixels ({pixels / 1e6:.0f} Mpixels) is over the limit of '
+        f'{max_pixels / 1e6:g} Mpixels (--max-pixels / inference.max_pixels); its label map '
+        f'alone needs {4 * pixels / 2**30:.1f} GiB. Pass a higher --max-pixels if this image is '
+        'meant and the memory and time are there, crop a region, or segment whole slides with '
+        'tools/infer_wsi.py.')
 
 
 def to_uint8(arr: np.ndarray, name: str = 'image') -> np.ndarray:
@@ -60,6 +118,12 @@ def _read_tiff(path: Path) -> np.ndarray:
     import tifffile
     try:
         return tifffile.imread(path)
+    except MemoryError:
+        shape = declared_image_shape(path)
+        raise ImageReadError(
+            f'{path}: its header declares {shape[1]} x {shape[0]} pixels, more than this '
+            'machine can hold in memory. Crop a region, or segment whole slides with '
+            'tools/infer_wsi.py.' if shape else f'{path}: out of memory reading it') from None
     except Exception as tiff_error:  # noqa: BLE001 - fall back to Pillow, report both
         try:
             with Image.open(path) as img:

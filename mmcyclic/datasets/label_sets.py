@@ -169,7 +169,11 @@ def load_label_set(path: PathLike, default_source: str = SEED) -> LabelSet:
         with open(path, encoding='utf-8') as handle:
             coco = json.load(handle)
     except (OSError, json.JSONDecodeError) as error:
-        raise LabelSetError(f'{path}: cannot read the label set ({error})') from error
+        empty = os.path.isfile(path) and os.path.getsize(path) == 0
+        raise LabelSetError(
+            f'{path}: the file is empty (0 bytes), e.g. left by an interrupted copy; make it '
+            'again (tools/extract_seeds.py, tools/make_gt_seeds.py) or copy it again' if empty
+            else f'{path}: cannot read the label set ({error})') from error
     check_label_set(coco, path)
     annotations = []
     for ann in coco['annotations']:
@@ -311,6 +315,14 @@ def union_label_sets(existing: LabelSet, new: LabelSet,
     info = dict(existing.info, union_iou_thr=iou_thr)
     union = LabelSet(copy.deepcopy(existing.images), existing.annotations + added, info)
     return union, {'kept': len(added), 'dropped_as_duplicate': dropped}
+
+
+def mask_area(ann: Dict[str, Any]) -> int:
+    """Pixels of an annotation's RLE mask (compressed or not), without decoding it."""
+    counts = ann['segmentation']['counts']
+    if isinstance(counts, list):  # uncompressed RLE: runs of 0s and 1s, 0s first
+        return int(sum(counts[1::2]))
+    return int(mask_utils.area(_rle(ann)))
 
 
 def _rle(ann: Dict[str, Any]) -> Dict[str, Any]:

@@ -2,10 +2,11 @@
 from .cpu_distributed import CPUDistributedDataParallel
 from .cyclic_hooks import CyclicBestStudentHook, CyclicSummaryHook, ReseedEpochHook, SeedReportHook
 from .cyclic_loop import CyclicLoop
-from .optim_wrapper import SkipNonFiniteOptimWrapper
+from .optim_wrapper import SkipNonFiniteAmpOptimWrapper, SkipNonFiniteOptimWrapper
 from .self_training_loop import SelfTrainingLoop
 
 __all__ = [
     'CPUDistributedDataParallel', 'CyclicLoop', 'CyclicBestStudentHook', 'CyclicSummaryHook',
-    'ReseedEpochHook', 'SeedReportHook', 'SelfTrainingLoop', 'SkipNonFiniteOptimWrapper'
+    'ReseedEpochHook', 'SeedReportHook', 'SelfTrainingLoop', 'SkipNonFiniteAmpOptimWrapper',
+    'SkipNonFiniteOptimWrapper'
 ]

@@ -57,11 +57,13 @@ from mmengine.runner import BaseLoop, load_checkpoint
 
 from mmcyclic.utils.config import ConfigError, check_keys, constructor_arguments
 
+from .backbone_match import check_backbones_match
 from .classifier_step import ClassifierStep
 from .hand_back_step import HandBackStep
 from .loop_state import StateFile, save_weights, unwrap
 from .seed_step import SeedStep
 from .self_training_loop import SelfTrainingLoop
+from .value_ranges import CYCLIC_RANGES, SELF_TRAINING_RANGES, check_values
 
 # mode -> (f^C backbone initialises f^S, best f^S backbone initialises the next f^C)
 SHARING = {'bilateral': (True, True), 'unilateral': (False, True), 'seeds_only': (False, False)}
@@ -154,14 +156,17 @@ class CyclicLoop(BaseLoop):
         check_keys(classifier, CLASSIFIER_KEYS, 'train_cfg.classifier')
         check_keys(self_training, set(constructor_arguments(SelfTrainingLoop))
                    - set(SET_BY_THE_CYCLE), 'train_cfg.self_training')
-        if max_cycles < 1:
-            raise ValueError(f'CyclicLoop: max_cycles must be >= 1, got {max_cycles}')
+        check_values(dict(max_cycles=max_cycles), CYCLIC_RANGES, 'train_cfg')
+        check_values(self_training, SELF_TRAINING_RANGES, 'train_cfg.self_training')
         if patience < 1:
             raise ConfigError(f'train_cfg.patience must be >= 1, got {patience}')
         self.dataloader_cfg = copy.deepcopy(dataloader)
         self.self_training_cfg = dict(self_training)
         # The units of Fig. 1 (self-training: a SelfTrainingLoop per cycle, see _self_train).
         self.classifier = ClassifierStep(runner, **classifier)
+        if any(SHARING[mode]):  # before any work: weights are to cross between the ends
+            check_backbones_match(unwrap(runner.model), runner.cfg.model.get('backbone', {}),
+                                  self.classifier.load_config(), self.classifier.config)
         self.seeds = SeedStep(runner, seeds, self.classifier.load_config,
                               self.dataloader_cfg['dataset'].get('data_root', ''))
         self.hand_back = HandBackStep(runner, mode, share_backbone=SHARING[mode][1])

@@ -1,10 +1,10 @@
-"""An optimizer wrapper that refuses steps from a diverging loss, and stops training on one."""
+"""Optimizer wrappers that refuse steps from a diverging loss, and stop training on one."""
 from typing import Dict, Optional
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.logging import MessageHub, print_log
-from mmengine.optim import OptimWrapper
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 
 
@@ -106,3 +106,20 @@ class SkipNonFiniteOptimWrapper(OptimWrapper):
         if torch_dist.is_available() and torch_dist.is_initialized():
             torch_dist.all_reduce(flag, op=torch_dist.ReduceOp.MIN)
         return bool(flag.item())
+
+
+@OPTIM_WRAPPERS.register_module()
+class SkipNonFiniteAmpOptimWrapper(SkipNonFiniteOptimWrapper, AmpOptimWrapper):
+    """:class:`SkipNonFiniteOptimWrapper` for mixed precision (``tools/train.py --amp``).
+
+    A non-finite or exploding loss is skipped and counted as without AMP. Non-finite
+    gradients are the loss scaler's business: it skips such a step and lowers the scale
+    (an overflow of a too high scale is not a divergence), so they are not counted here.
+
+    Args:
+        **kwargs: :class:`SkipNonFiniteOptimWrapper` and
+            :class:`mmengine.optim.AmpOptimWrapper` arguments (``loss_scale``, ``dtype``).
+    """
+
+    def _gradient_problem(self) -> Optional[str]:
+        return None

@@ -17,13 +17,17 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.dist import barrier, broadcast_object_list, get_rank
 
-from mmcyclic.datasets.label_sets import (LabelSet, load_label_set, patch_training_coco,
-                                          select_patches, union_label_sets)
+from mmcyclic.datasets.label_sets import (LabelSet, LabelSetError, load_label_set, mask_area,
+                                          patch_training_coco, select_patches, union_label_sets)
 from mmcyclic.utils.atomic import atomic_write_json
 
 from .loop_state import read_json
 
 SET_NAMES = ('M', 'M_prime')
+
+
+class SeedFileError(LabelSetError):
+    """A seed file is valid but cannot train the teacher; the message says why."""
 
 
 class RoundFiles:
@@ -42,7 +46,9 @@ class RoundFiles:
             is not added to M (see :func:`union_label_sets`).
 
     Raises:
-        ValueError: The seed file holds no seed, or ``indices`` are out of range.
+        SeedFileError: The seed file holds no seed, or none on a training image
+            with a non-empty mask (the message counts what matched).
+        ValueError: ``indices`` are out of range.
     """
 
     def __init__(self, dataloader: Dict[str, Any], seed_file: str, out_dir: str,
@@ -55,10 +61,10 @@ class RoundFiles:
         self.out_dir = out_dir
         self.union_iou_thr = union_iou_thr
         self.training_patches_file = osp.join(out_dir, 'training_patches.json')
-        _check_seeds(seed_file)
         dataset = self.dataloader_cfg['dataset']
         self._patches = select_patches(
             read_json(osp.join(dataset.get('data_root', ''), dataset['ann_file'])), indices)
+        _check_seeds(seed_file, self._patches)
         self._patches_written = False
         self._written: Dict[str, Tuple[str, Dict[str, int]]] = {}
 
@@ -153,13 +159,33 @@ class RoundFiles:
         return cfg
 
 
-def _check_seeds(seed_file: str) -> None:
-    """An error naming ``seed_file`` if it holds no seed."""
+def _check_seeds(seed_file: str, patches: Dict[str, Any]) -> None:
+    """An error naming ``seed_file`` if none of its seeds can train the teacher.
+
+    A seed trains only if its image is one of the training images (matched by
+    ``source_id``, the image's id in the dataset) and its mask is not empty.
+    """
     seeds = load_label_set(seed_file)
     if not seeds.annotations:
-        raise ValueError(
+        raise SeedFileError(
             f'{seed_file}: the seed set holds no seed on any of its {len(seeds.images)} '
             'images, so the teacher has nothing to learn from. For front-end seeds: no '
             'relevance above the threshold passed the area filters; lower the recipe\'s '
             'threshold or min_area, raise max_area, or train the classifier longer, and look '
             'at the overlays (seeds keep_relevance=True, tools/extract_seeds.py --report-dir).')
+    training = {str(p['source_id']) for p in patches['images'] if 'source_id' in p}
+    source_of = {img['id']: str(img.get('source_id', img['id'])) for img in seeds.images}
+    matched = {i for i, source in source_of.items() if source in training}
+    on_training = [ann for ann in seeds.annotations if ann['image_id'] in matched]
+    usable = sum(1 for ann in on_training if mask_area(ann) > 0)
+    if usable:
+        return
+    unmatched = sorted(set(source_of.values()) - training)
+    raise SeedFileError(
+        f'{seed_file}: none of its {len(seeds.annotations)} seeds can train the teacher: '
+        f'{len(matched)} of its {len(seeds.images)} images match a training image by '
+        f'source_id (unmatched, e.g. {unmatched[:3]}; the {len(training)} training images '
+        f'are e.g. {sorted(training)[:3]}), and {usable} of the {len(on_training)} seeds on '
+        'them have a non-empty mask. Make the seeds from the whole-image file of the same '
+        'training split (annotations/instances_train_full.json of the data_root the '
+        'detector trains on) with tools/extract_seeds.py or tools/make_gt_seeds.py.')

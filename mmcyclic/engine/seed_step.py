@@ -21,6 +21,8 @@ from mmcyclic.seeds.controls import add_untrained_classifier_control, random_sel
 from mmcyclic.seeds.recipe import SeedRecipeConfig
 from mmcyclic.utils.config import ConfigError, check_keys
 
+from .value_ranges import SEEDS_RANGES, check_values
+
 SEED_SOURCES = ('relevance', 'ground_truth')
 SEEDS_KEYS = ('images_ann', 'source', 'k', 'relevance', 'recipe', 'tile_size', 'min_overlap',
               'batch_size', 'image_scale', 'keep_relevance', 'controls')
@@ -70,6 +72,7 @@ class SeedStep:
             raise ConfigError(f'train_cfg.seeds.source must be one of {SEED_SOURCES}')
         check_keys(self.cfg, SEEDS_KEYS, 'train_cfg.seeds')
         check_keys(self.cfg.get('recipe') or {}, SEED_RECIPE_KEYS, 'train_cfg.seeds.recipe')
+        check_values(self.cfg, SEEDS_RANGES, 'train_cfg.seeds')
         self.classifier_config = classifier_config
         self.data_root = data_root
         # Values too, before any work: the merged recipe of the classifier config and seeds.recipe.

@@ -42,13 +42,14 @@ from mmengine.runner import BaseLoop, load_checkpoint, set_random_seed
 
 from mmcyclic.models import LabelSetLossMixin
 from mmcyclic.models.backbone_transfer import load_backbone
-from mmcyclic.utils.config import evaluator_score_thr
+from mmcyclic.utils.config import ConfigError, evaluator_score_thr
 
 from .loop_state import StateFile, read_state_dict, save_weights, unwrap
 from .optim_wrapper import TrainingDiverged
 from .phase_selection import write_selection
 from .pseudo_labels import write_pseudo_labels
 from .round_files import RoundFiles
+from .value_ranges import SELF_TRAINING_RANGES, check_values
 
 
 class EmptyPseudoLabels(RuntimeError):
@@ -122,11 +123,15 @@ class SelfTrainingLoop(BaseLoop):
                  allow_empty_pseudo_labels: bool = False) -> None:
         self._runner = runner
         if student_init not in ('initial', 'teacher'):
-            raise ValueError(f"student_init must be 'initial' or 'teacher', got {student_init!r}")
+            raise ConfigError(f"train_cfg.student_init must be 'initial' or 'teacher', got "
+                              f'{student_init!r}')
         if selection not in ('val_dice', 'agreement'):
-            raise ValueError(f"selection must be 'val_dice' or 'agreement', got {selection!r}")
-        if not 0 <= alpha <= 1:
-            raise ValueError(f'alpha must be in [0, 1], got {alpha}')
+            raise ConfigError(f"train_cfg.selection must be 'val_dice' or 'agreement', got "
+                              f'{selection!r}')
+        check_values(dict(num_students=num_students, teacher_epochs=teacher_epochs,
+                          student_epochs=student_epochs, alpha=alpha, score_thr=score_thr,
+                          merge_iou=merge_iou, union_iou_thr=union_iou_thr),
+                     SELF_TRAINING_RANGES, 'train_cfg')
         model = unwrap(runner.model)
         if not isinstance(model, LabelSetLossMixin):
             raise TypeError(

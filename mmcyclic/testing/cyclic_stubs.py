@@ -6,6 +6,8 @@
 * ``load_classifier`` and ``extract_seed_set`` (unit 2, relevance seeds, in
   :mod:`mmcyclic.engine.seed_step`),
 * ``SelfTrainingLoop`` (unit 3, in :mod:`mmcyclic.engine.cyclic_loop`),
+* the check that both ends build the same backbone (``check_backbones_match``, in
+  :mod:`mmcyclic.engine.cyclic_loop`: the stub classifier has no model config),
 
 and wraps ``HandBackStep.__call__`` (unit 4, in :mod:`mmcyclic.engine.hand_back_step`,
 which stays real: it only moves tensors between two small checkpoints). Every
@@ -106,6 +108,7 @@ class CyclicStubs:
         setattr_(seed_step, 'load_classifier', self._load_classifier)
         setattr_(seed_step, 'extract_seed_set', self._extract_seed_set)
         setattr_(cyclic_loop, 'SelfTrainingLoop', self._self_training_class())
+        setattr_(cyclic_loop, 'check_backbones_match', lambda *args: None)
         real_hand_back = _REAL_HAND_BACK
 
         def hand_back(step, cycle, classifier_checkpoint, best_checkpoint, out_dir):

@@ -48,9 +48,12 @@ def atomic_open(path: PathLike, mode: str = 'wb') -> Iterator[IO]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
+        if isinstance(error, OSError) and error.filename is None:
+            # A failed write or fsync (a full disk) names no file: name the destination.
+            raise OSError(error.errno, error.strerror, str(path)) from error
         raise
 
 
@@ -60,10 +63,20 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
         handle.write(data)
 
 
-def atomic_write_json(path: PathLike, obj: Any, indent: Union[int, None] = None) -> None:
-    """Serialise ``obj`` as JSON into ``path`` atomically."""
-    with atomic_open(path, 'w') as handle:
-        json.dump(obj, handle, indent=indent)
+def atomic_write_json(path: PathLike, obj: Any, indent: Union[int, None] = None,
+                      allow_nan: bool = True) -> None:
+    """Serialise ``obj`` as JSON into ``path`` atomically.
+
+    Args:
+        path: Destination.
+        obj: JSON-serialisable object.
+        indent: JSON indentation.
+        allow_nan: Write NaN/Infinity as the non-standard ``NaN``/``Infinity``
+            (Python reads them; strict JSON readers do not). False: a
+            non-finite float raises ``ValueError`` and ``path`` is left as it was.
+    """
+    with atomic_open(path, 'w') as handle:  # a failed dump leaves the destination as it was
+        json.dump(obj, handle, indent=indent, allow_nan=allow_nan)
 
 
 def atomic_copy(src: PathLike, dst: PathLike) -> None:

@@ -1,11 +1,13 @@
 """Reading images window by window (:func:`mmcyclic.apis.image_sources.open_image_source`)."""
+import os
+
 import numpy as np
 import pytest
 import tifffile
 
 from mmcyclic.apis.image_sources import ArraySource, TiffSource, open_image_source
 from mmcyclic.apis.tiled_inference import segment_tiled
-from mmcyclic.datasets.io import ImageReadError, read_image, write_image
+from mmcyclic.datasets.io import ImageReadError, ImageTooLargeError, read_image, write_image
 
 from apis_helpers import GroundTruthDetector, max_extent
 
@@ -109,3 +111,31 @@ def test_tiled_tiff_path_gives_the_same_result_as_the_array(tmp_path, monuseg_cr
     from_array = segment_tiled(ArraySource(image), GroundTruthDetector(gt), 192, max_extent(gt))
     np.testing.assert_array_equal(from_file[0], from_array[0])
     np.testing.assert_array_equal(from_file[1], from_array[1])
+
+
+def test_a_header_claiming_a_huge_image_is_refused_before_reading(tmp_path):
+    """Issue 27 item 6: a TIFF header claiming 100000² was refused only when a 28 GB
+    allocation failed, and the message blamed truncation."""
+    tifffile.imwrite(tmp_path / 'huge.tif', shape=(100000, 100000, 3), dtype='uint8',
+                     photometric='rgb')  # a sparse file: the header, no pixel written
+    os.truncate(tmp_path / 'huge.tif', 4096)  # and the data cut off
+    with pytest.raises(ImageTooLargeError) as caught:
+        open_image_source(tmp_path / 'huge.tif', max_pixels=100_000_000)
+    message = str(caught.value)
+    assert 'huge.tif: 100000 x 100000 pixels (10000 Mpixels) is over the limit of 100 Mpixels' \
+        in message and 'label map alone needs 37.3 GiB' in message
+    with pytest.raises(ImageTooLargeError):
+        open_image_source(np.zeros((20, 30, 3), np.uint8), max_pixels=599)
+    open_image_source(np.zeros((20, 30, 3), np.uint8), max_pixels=600).close()
+
+
+def test_running_out_of_memory_names_the_declared_size(tmp_path, monkeypatch):
+    tifffile.imwrite(tmp_path / 'big.tif', np.zeros((40, 50), np.uint16))
+
+    def no_memory(path):
+        raise MemoryError
+
+    monkeypatch.setattr(tifffile, 'imread', no_memory)
+    with pytest.raises(ImageReadError, match='big.tif: its header declares 50 x 40 pixels, more '
+                                             'than this machine can hold in memory'):
+        read_image(tmp_path / 'big.tif')

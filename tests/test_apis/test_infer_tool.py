@@ -189,3 +189,67 @@ def test_finding_nothing_anywhere_warns_with_threshold_and_highest_score(tmp_pat
                                   '--out', str(tmp_path / 'out2'), '--score-thr', '0.05',
                                   '--no-progress']) == 0
     assert not [w for w in caught if 'no nucleus found' in str(w.message)]
+
+
+@pytest.mark.parametrize('how', ['legacy', 'plain_pickle'])
+def test_unsafe_legacy_and_pickle_checkpoints_are_named_as_unsafe(tmp_path, checkpoint, capsys,
+                                                                  how):
+    """Issue 27 item 7: they were refused but reported as "truncated or damaged: copy it
+    again", quoting torch's advice to use weights_only=False."""
+    import pickle
+    state = torch.load(checkpoint, weights_only=True)
+    state['meta'] = {'args': argparse.Namespace(lr=0.1)}
+    path = tmp_path / f'{how}.pth'
+    if how == 'legacy':
+        torch.save(state, path, _use_new_zipfile_serialization=False)
+    else:
+        with open(path, 'wb') as handle:
+            pickle.dump(state, handle)
+    err = _unreadable_checkpoint_error(path, capsys)
+    assert f'{how}.pth: a legacy-format or plain-pickle file; refusing to unpickle' in err
+    assert 'argparse.Namespace' in err and 'MMCYCLIC_TRUST_CHECKPOINTS=1' in err
+    assert 'truncated' not in err and 'weights_only=False' not in err
+
+
+def test_a_truncated_legacy_checkpoint_is_still_named_truncated(tmp_path, checkpoint, capsys):
+    state = torch.load(checkpoint, weights_only=True)
+    torch.save(state, tmp_path / 'full.pth', _use_new_zipfile_serialization=False)
+    data = (tmp_path / 'full.pth').read_bytes()
+    (tmp_path / 'cut.pth').write_bytes(data[:len(data) // 3])
+    err = _unreadable_checkpoint_error(tmp_path / 'cut.pth', capsys)
+    assert 'cut.pth: cannot read this checkpoint file' in err and 'truncated' in err
+
+
+def test_a_checkpoint_with_nan_weights_is_refused_naming_it(tmp_path, checkpoint, capsys):
+    """Issue 27 item 1: infer.py used a diverged run's weights and advised a lower threshold."""
+    state = torch.load(checkpoint, weights_only=True)
+    name = next(k for k, v in state['state_dict'].items() if v.is_floating_point())
+    state['state_dict'][name] = torch.full_like(state['state_dict'][name], float('nan'))
+    torch.save(state, tmp_path / 'diverged.pth')
+    err = _unreadable_checkpoint_error(tmp_path / 'diverged.pth', capsys)
+    assert f'diverged.pth: 1 weight tensor(s) hold NaN or infinite values (e.g. {name})' in err
+    assert 'truncated' not in err and 'score' not in err
+
+
+def test_broken_links_in_an_input_folder_are_failed_inputs(tmp_path):
+    """Issue 27 item 8: a dangling link and a link loop were dropped silently (rc 0)."""
+    inputs = tmp_path / 'in'
+    inputs.mkdir()
+    write_image(inputs / 'a.png', generate_synthetic_he(1, size=64, seed=1)[0][0])
+    (inputs / 'gone.png').symlink_to(tmp_path / 'deleted.png')
+    (inputs / 'loop.tif').symlink_to(inputs / 'loop.tif')
+    paths, problems = collect_inputs([str(inputs)])
+    assert [p.name for p in paths] == ['a.png']
+    assert sorted(Path(name).name for name, _ in problems) == ['gone.png', 'loop.tif']
+    assert all('broken symbolic link' in reason for _, reason in problems)
+
+
+def test_an_image_over_max_pixels_is_a_failed_input(tmp_path, checkpoint, capsys):
+    """Issue 27 item 6: a cap with a clear message, before the image is read."""
+    write_image(tmp_path / 'in' / 'wide.png', np.zeros((100, 300, 3), np.uint8))
+    code = _load_tool().main([str(R18_CONFIG), str(checkpoint), str(tmp_path / 'in'), '--out',
+                              str(tmp_path / 'out'), '--max-pixels', '10000', '--no-progress'])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert 'wide.png: 300 x 100 pixels (0 Mpixels) is over the limit of 0.01 Mpixels' in err
+    assert '--max-pixels' in err

@@ -161,3 +161,34 @@ def test_empty_result_and_bad_inputs(tmp_path):
         empty.save(tmp_path, 'e', ['overlay'])
     with pytest.raises(ValueError, match='unknown output format'):
         empty.save(tmp_path, 'e', ['shapefile'])
+
+
+def test_non_finite_scores_are_refused_and_geojson_is_strict_json(tmp_path):
+    """Issue 27 item 9: a NaN score was written as `NaN` (invalid JSON)."""
+    label_map = np.zeros((8, 8), np.int32)
+    label_map[1:3, 1:3], label_map[5:7, 5:7] = 1, 2
+    with pytest.raises(ValueError, match=r'1 of 2 scores are not finite .*ids \[2\]'):
+        NucleiResult.from_label_map(label_map, [0.9, float('nan')])
+    result = NucleiResult.from_label_map(label_map, [0.9, 0.8])
+    result.scores[1] = np.inf  # a result assembled by hand
+    with pytest.raises(ValueError, match='Out of range float values are not JSON compliant'):
+        result.save(tmp_path, 'x', ['geojson'])
+    assert not list(tmp_path.iterdir())  # nothing written, not even a temporary file
+
+
+def test_instances_below_min_area_are_dropped_counted_and_renumbered():
+    """Issue 27 item 11: a 1x1 image yielded a 1-pixel "nucleus"."""
+    label_map = np.zeros((10, 10), np.int32)
+    label_map[0, 0] = 1                # 1 px
+    label_map[2:6, 2:6] = 2            # 16 px
+    label_map[8, 8:10] = 3             # 2 px
+    label_map[7:10, 0:3] = 4           # 9 px
+    result = NucleiResult.from_label_map(label_map, [0.9, 0.8, 0.7, 0.6], min_area=9)
+    assert result.dropped_below_min_area == 2
+    assert result.areas.tolist() == [16, 9] and result.scores.tolist() == [0.8, 0.6]
+    assert np.array_equal(result.label_map, np.where(label_map == 2, 1,
+                                                     np.where(label_map == 4, 2, 0)))
+    one_pixel = NucleiResult.from_label_map(np.ones((1, 1), np.int32), [0.9], min_area=15)
+    assert len(one_pixel) == 0 and one_pixel.dropped_below_min_area == 1
+    with pytest.raises(ValueError, match='relabel'):  # a missing id is still an error
+        NucleiResult.from_label_map(np.array([[0, 2, 2]]), [0.5, 0.6], min_area=2)

@@ -25,7 +25,9 @@ from apis_helpers import R18_CONFIG
 @pytest.fixture(scope='module')
 def segmenter() -> NucleiSegmenter:
     torch.manual_seed(0)
-    return NucleiSegmenter(R18_CONFIG, tile_size=96, overlap=32, batch_size=4, score_thr=0.5)
+    # min_area=1: every stitched instance of the (random) model is kept, to compare exactly.
+    return NucleiSegmenter(R18_CONFIG, tile_size=96, overlap=32, batch_size=4, score_thr=0.5,
+                           min_area=1)
 
 
 @pytest.fixture(scope='module')
@@ -201,3 +203,19 @@ def test_weak_config_model_finds_its_low_scoring_nuclei(tmp_path, image):
                              overlap=32, score_thr=0.5)
     assert len(strict.segment(image)) == 0  # what the documented path returned before
     assert strict.highest_score == segmenter.highest_score  # the score was still seen
+
+
+def test_min_area_comes_from_the_dataset_config_and_drops_a_one_pixel_nucleus(monkeypatch):
+    """Issue 27 item 11: a 1x1 image yielded a 1-pixel "nucleus"; the synthetic dataset's
+    smallest ground-truth nucleus is 56 px, its config drops predictions under 50."""
+    segmenter = NucleiSegmenter(R18_CONFIG)
+    assert segmenter.settings.min_area == 50
+    assert segmenter.settings.max_pixels == 100_000_000
+
+    def everything_is_a_nucleus(tiles):
+        return [(np.ones((1, *t.image.shape[:2]), bool), np.array([0.99])) for t in tiles]
+
+    monkeypatch.setattr(segmenter, 'predict_tiles', everything_is_a_nucleus)
+    result = segmenter.segment(np.zeros((1, 1, 3), np.uint8))
+    assert len(result) == 0 and result.dropped_below_min_area == 1
+    assert len(segmenter.segment(np.zeros((10, 10, 3), np.uint8))) == 1  # 100 px: kept

@@ -111,3 +111,61 @@ def test_min_area_removes_from_label_map_and_coco(tmp_path):
     log = write_dataset([('a', image, lm, 'train')], tmp_path, 't', min_area=2, progress=False)
     assert log['summary']['removed_below_min_area'] == 1 and log['summary']['instances'] == 1
     assert read_label_map(tmp_path / 'labels/a.png').max() == 1
+
+
+def _unreadable():
+    raise ImageReadError('/x/broken.tif: cannot read TIFF')
+
+
+def test_a_run_that_converts_no_image_leaves_the_output_folder_as_it_was(tmp_path, capsys):
+    """Issue 27 item 10: it left annotations/ and splits.json and printed "written to ..."
+    before its ERROR, so the rerun needed --overwrite."""
+    from mmcyclic.datasets.converters.cli import EXIT_EMPTY_SPLIT, run_conversion
+    out = tmp_path / 'out'
+    samples = [Sample('bad', 'train', _unreadable, source='/x/broken.tif')]
+    code = run_conversion(lambda: write_dataset(samples, out, 't', progress=False), str(out))
+    captured = capsys.readouterr()
+    assert code == EXIT_EMPTY_SPLIT
+    assert list(tmp_path.iterdir()) == []  # no output folder, no temporary folder
+    assert 'written to' not in captured.out
+    assert 'nothing was written to' in captured.err and 'broken.tif' in captured.out
+    image, lm = _blobs((64, 64), 3)
+    assert run_conversion(lambda: write_dataset([('a', image, lm, 'train')], out, 't',
+                                                progress=False), str(out)) == 0  # no --overwrite
+    assert (out / 'images' / 'a.png').is_file()
+
+
+def test_an_interrupted_run_leaves_the_earlier_conversion_whole(tmp_path):
+    image, lm = _blobs((64, 64), 4)
+    write_dataset([('a', image, lm, 'train')], tmp_path / 'out', 't', progress=False)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*'))
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_dataset([('b', image, lm, 'train'), Sample('c', 'train', interrupted)],
+                      tmp_path / 'out', 't', overwrite=True, progress=False)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*')) == before
+
+
+def test_a_full_disk_is_one_error_line_and_leaves_no_output(tmp_path, monkeypatch, capsys):
+    """Issue 27 item 12: a full disk was a raw traceback."""
+    import errno
+    import os
+
+    import mmcyclic.utils.atomic as atomic
+    from mmcyclic.datasets.converters.cli import run_conversion
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic.os, 'fsync', disk_full)
+    image, lm = _blobs((64, 64), 5)
+    out = tmp_path / 'out'
+    assert run_conversion(lambda: write_dataset([('a', image, lm, 'train')], out, 't',
+                                                progress=False), str(out)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('ERROR: ') and 'no space left on the device' in err
+    assert len(err.strip().splitlines()) == 1 and f'Nothing was written to {out}' in err
+    assert list(tmp_path.iterdir()) == []

@@ -82,3 +82,46 @@ def test_dist_train_two_cpu_processes(tiny_synthetic, tmp_path):
     assert 'Distributed training: True' in log and 'CPUDistributedDataParallel' in log
     assert (work / 'epoch_1.pth').is_file()
     assert 'nuclei/num_images: 2' in log  # both ranks' val patches were gathered
+
+
+def test_a_diverged_run_exits_non_zero_with_the_fix(tiny_synthetic, tmp_path):
+    """Issue 27 item 1: lr=1e6 without clipping logged `loss: nan` every iteration, exited 0
+    and kept the weights as "best"; the guard stops it after 10 unusable steps in a row."""
+    proc = _run('tools/train.py', 'configs/mask_rcnn_r18_synthetic.py', '--work-dir',
+                str(tmp_path / 'work'), '--cfg-options', *_options(tiny_synthetic, 4),
+                'optim_wrapper.optimizer.lr=1e6', 'optim_wrapper.clip_grad=None', check=False)
+    assert proc.returncode != 0, proc.stderr[-2000:]
+    assert 'Traceback' not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('ERROR: configs/mask_rcnn_r18_synthetic.py: 10 unusable steps in a '
+                           'row'), last
+    assert 'optim_wrapper.optimizer.lr' in last
+
+
+def _self_training(data_root, tmp_path, *options):
+    """tools/train.py on the self-training config; the seed file is the caller's."""
+    opts = [f'train_cfg.seed_file={tmp_path / "seeds.json"}', 'train_cfg.teacher_epochs=1',
+            'train_cfg.num_students=0', *options]
+    return _run('tools/train.py', 'configs/self_training_r18_synthetic_gt20.py', '--work-dir',
+                str(tmp_path / 'work'), '--cfg-options',
+                *[o for o in _options(data_root, 1) if 'max_epochs' not in o], *opts,
+                check=False)
+
+
+def test_a_value_out_of_range_is_one_error_line(tiny_synthetic, tmp_path):
+    """Issue 27 item 12: alpha out of range was a raw traceback (--debug keeps it:
+    tests/test_utils/test_tool_errors.py)."""
+    proc = _self_training(tiny_synthetic, tmp_path, 'train_cfg.alpha=1.5')
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('ERROR: configs/self_training_r18_synthetic_gt20.py: ') and \
+        'train_cfg.alpha must be a number in [0, 1], got 1.5' in last, last
+
+
+def test_an_empty_seed_file_is_one_error_line(tiny_synthetic, tmp_path):
+    """Issue 27 item 12: a 0-byte seed file was a raw traceback."""
+    (tmp_path / 'seeds.json').write_bytes(b'')
+    proc = _self_training(tiny_synthetic, tmp_path)
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert f'{tmp_path / "seeds.json"}: the file is empty (0 bytes)' in last, last

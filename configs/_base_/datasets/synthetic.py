@@ -17,4 +17,7 @@ train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipelin
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = dict(dataset=dict(data_root=data_root))
 # Microns per pixel of the training images (40x): whole slides are read at this scale.
-inference = dict(mpp=0.25)
+# The generated nuclei are larger: the smallest of the 697 in the training split of
+# tools/dataset_converters/make_synthetic.py's defaults is 56 px (0.5th percentile 67 px;
+# `python scripts/nucleus_areas.py data/synthetic`).
+inference = dict(mpp=0.25, min_area=50)

@@ -1,7 +1,7 @@
 # Front-end optimisation as the paper (§V-B): SGD, lr 1e-4, weight decay 1e-4, momentum 0.9
 # (the official code adds Nesterov; the paper does not mention it). max_epochs is a budget.
+_base_ = './divergence_guard.py'
 optim_wrapper = dict(
-    type='OptimWrapper',
     optimizer=dict(type='SGD', lr=1e-4, momentum=0.9, weight_decay=1e-4))
 param_scheduler = []
 train_cfg = dict(by_epoch=True, max_epochs=10, val_interval=1)

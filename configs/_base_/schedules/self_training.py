@@ -1,7 +1,7 @@
 # Self-training schedule: every phase (teacher, each student) gets a fresh
 # optimizer and these schedulers, counted from the start of the phase.
+_base_ = './divergence_guard.py'
 optim_wrapper = dict(
-    type='SkipNonFiniteOptimWrapper',
     optimizer=dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=1e-4),
     clip_grad=dict(max_norm=5.0, norm_type=2))
 param_scheduler = [dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100)]

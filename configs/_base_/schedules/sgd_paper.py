@@ -1,5 +1,6 @@
 # Back-end optimisation as the paper (§V-B): SGD, lr 1e-3, weight decay 1e-4.
 # max_epochs is a CPU budget; the paper trains to convergence on 4 GPUs.
+_base_ = './divergence_guard.py'
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
@@ -7,7 +8,6 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
 ]
 optim_wrapper = dict(
-    type='OptimWrapper',
     optimizer=dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=1e-4),
     # Random-init backbones without ImageNet weights need the gradient bounded early on.
     clip_grad=dict(max_norm=5.0, norm_type=2))

@@ -2,7 +2,8 @@
 
 Exit status of every converter tool (:func:`run_conversion`): 0 when every
 split that was asked for holds at least one image; 1 when a split ended up
-empty (all of its images skipped) or nothing was written, with the reason;
+empty (all of its images skipped) or nothing was written, with the reason
+(when no image at all was converted, ``--out`` is left as it was);
 2 when nothing was converted because of the command line (missing source
 folder, an earlier conversion in ``--out`` without ``--overwrite``, a bad
 split file).
@@ -13,6 +14,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Dict, List
+
+from mmcyclic.utils.tool_errors import user_error_message
 
 from .writer import format_summary
 
@@ -72,9 +75,20 @@ def run_conversion(convert: Callable[[], Dict[str, Any]], out: str) -> int:
     except (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError) as error:
         print(f'ERROR: {error}', file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
+    except OSError as error:  # a full disk: nothing was moved into --out
+        message = user_error_message(error)
+        if message is None:
+            raise
+        print(f'ERROR: {message} Nothing was written to {Path(out).resolve()}.', file=sys.stderr)
+        return EXIT_EMPTY_SPLIT
     print(format_summary(log))
-    print(f'written to {Path(out).resolve()}')
     problems = empty_split_problems(log)
+    if not log['summary']['images_written']:
+        # Nothing was moved into --out: a rerun needs no --overwrite.
+        print(f'ERROR: {"; ".join(problems)}; nothing was written to {Path(out).resolve()} '
+              '(the reason of each file is listed above)', file=sys.stderr)
+        return EXIT_EMPTY_SPLIT
+    print(f'written to {Path(out).resolve()}')
     for problem in problems:
         print(f'ERROR: {problem}; see {Path(out) / "conversion_log.json"} for each file',
               file=sys.stderr)

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,21 +121,21 @@ def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
                               'pass overwrite=True (--overwrite) to replace it')
 
 
-def _remove_stale(out_dir: Path, written: set) -> List[str]:
-    """Delete files of an earlier run that this run did not write (with ``overwrite``)."""
-    removed = []
-    for sub in OUTPUT_DIRS:
-        folder = out_dir / sub
-        if not folder.is_dir():
-            continue
-        for path in folder.rglob('*'):
-            if path.is_file() and path.resolve() not in written:
-                path.unlink()
-                removed.append(str(path.relative_to(out_dir)))
-        for path in sorted(folder.rglob('*'), reverse=True):  # now-empty subfolders
-            if path.is_dir() and not any(path.iterdir()):
-                shutil.rmtree(path)
-    return removed
+def _move_into_place(stage: Path, out_dir: Path) -> None:
+    """Replace the converter output in ``out_dir`` by the one written in ``stage``.
+
+    Folder by folder (each an atomic rename on one file system), the earlier
+    output moved aside first and deleted at the end; ``conversion_log.json``,
+    the mark of a finished conversion, comes last.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    replaced = stage / '.replaced'
+    replaced.mkdir()
+    for name in (*OUTPUT_DIRS, 'splits.json', 'conversion_log.json'):
+        if (out_dir / name).exists():
+            os.replace(out_dir / name, replaced / name)
+        if (stage / name).exists():
+            os.replace(stage / name, out_dir / name)
 
 
 def _as_sample(item: SampleLike) -> Union[Sample, Skip]:
@@ -177,16 +178,13 @@ class _Writer:
             self._coco(split, 'full')
         self.next_image_id = {'patch': 1, 'full': 1}
         self.next_ann_id = {'patch': 1, 'full': 1}
-        self.written: set = set()
         self.split_ids: Dict[str, List[str]] = {s: [] for s in splits}
 
     def _coco(self, split: str, level: str) -> Dict[str, list]:
         return self.coco.setdefault((split, level), {'images': [], 'annotations': []})
 
     def _write(self, rel: str, writer: Callable, array: np.ndarray) -> None:
-        path = self.out_dir / rel
-        writer(path, array)
-        self.written.add(path.resolve())
+        writer(self.out_dir / rel, array)
 
     def _add(self, level: str, split: str, record: Dict[str, Any],
              label_map: np.ndarray) -> int:
@@ -248,7 +246,6 @@ class _Writer:
                                    f'{"patches" if level == "patch" else "full images"}',
                     'format_version': FORMAT_VERSION, 'patch_size': self.patch_size}
             write_coco(path, make_coco(coco['images'], coco['annotations'], info))
-            self.written.add(path.resolve())
             if level == 'full':
                 sizes[split] = len(coco['images'])
         return sizes
@@ -326,17 +323,39 @@ def write_dataset(samples: Iterable[SampleLike],
             annotations use the same threshold on the visible part.
         split_info: Extra keys for ``splits.json`` (``seed``, how val was chosen, ...).
         source: Where the data came from, for the log.
-        overwrite: Replace an earlier conversion in ``out_dir`` (its files that
-            this run does not write again are deleted). Without it an existing
-            conversion raises ``FileExistsError``.
+        overwrite: Replace an earlier conversion in ``out_dir`` (its
+            ``images/``, ``labels/``, ``patches/``, ``annotations/`` and json files
+            are replaced as a whole). Without it an existing conversion raises
+            ``FileExistsError``.
         progress: Show a progress bar (:class:`~mmcyclic.utils.progress.Progress`).
 
     Returns:
         The ``conversion_log.json`` content; ``log['summary']`` holds the totals.
+        When no image was converted (``images_written`` 0), nothing is written
+        to ``out_dir`` (the log is only returned).
     """
     out_dir = Path(out_dir)
     _check_out_dir(out_dir, overwrite)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # Everything is written into a temporary sibling folder and moved into place at the end,
+    # so a run that converts no image (or is killed) leaves out_dir as it was.
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}.converting-', dir=out_dir.parent))
+    try:
+        log = _write_all(samples, stage, name, patch_size, min_area, split_info, source,
+                         progress)
+        if log['summary']['images_written']:
+            _move_into_place(stage, out_dir)
+        else:
+            logger.warning('no image was converted: nothing written to %s', out_dir)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return log
+
+
+def _write_all(samples: Iterable[SampleLike], out_dir: Path, name: str, patch_size: int,
+               min_area: int, split_info: Optional[Dict[str, Any]], source: str,
+               progress: bool) -> Dict[str, Any]:
+    """Convert every sample into ``out_dir``; return the conversion log (also written there)."""
     items = list(samples) if not isinstance(samples, Sequence) else samples
     writer = _Writer(out_dir, patch_size, min_area, SPLITS)
     entries: Dict[str, Dict[str, Any]] = {}
@@ -381,12 +400,6 @@ def write_dataset(samples: Iterable[SampleLike],
         'skipped': skipped, 'images_without_annotation': no_annotation, 'images': entries,
     }
     atomic_write_json(out_dir / 'conversion_log.json', log, indent=1)
-    written = writer.written | {(out_dir / n).resolve()
-                                for n in ('splits.json', 'conversion_log.json')}
-    if overwrite:
-        removed = _remove_stale(out_dir, written)
-        if removed:
-            logger.info('removed %d stale file(s) of an earlier conversion', len(removed))
     return log
 
 
