@@ -58,6 +58,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'nucleus (default: config or 64)')
     parser.add_argument('--batch-size', type=int, help='tiles per forward pass')
     parser.add_argument('--score-thr', type=float, help='minimum score (default as tools/infer.py)')
+    parser.add_argument('--min-area', type=int,
+                        help='drop nuclei of fewer model pixels (default: the config\'s '
+                        'inference.min_area, as tools/infer.py)')
     parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1, ...')
     parser.add_argument('--model-mpp', type=float, help='µm per pixel of the model '
                         '(default: the config\'s inference.mpp)')
@@ -152,7 +155,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         segmenter = NucleiSegmenter(args.config, args.checkpoint, device=device,
                                     tile_size=args.tile_size, overlap=args.overlap,
-                                    batch_size=args.batch_size, score_thr=args.score_thr)
+                                    batch_size=args.batch_size, score_thr=args.score_thr,
+                                    min_area=args.min_area)
         model_mpp = args.model_mpp or segmenter.settings.mpp
         if not model_mpp:
             raise ValueError(f'{args.config}: the model\'s mpp is unknown; set inference.mpp in '
@@ -162,7 +166,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                region=args.region, coordinates=args.coordinates,
                                class_name=args.class_name, backend=args.backend,
                                workers=args.workers, formats=args.format,
-                               overwrite=args.overwrite)
+                               overwrite=args.overwrite, min_area=segmenter.settings.min_area)
         shard = parse_shard(args.shard) if args.shard else (rank, world)
     except (ConfigError, FileNotFoundError, ValueError) as error:
         print(f'ERROR: {error}', file=sys.stderr)

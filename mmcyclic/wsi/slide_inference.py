@@ -88,6 +88,8 @@ class SlideOptions:
         formats: Subset of :data:`FORMATS` (``db`` is always written: it is the run state).
         overwrite: Start over even if a partial or finished run exists.
         merge_iou: Stitch merge threshold.
+        min_area: Stitched nuclei of fewer model pixels are dropped and counted
+            (``dropped_below_min_area``), as :class:`~mmcyclic.apis.NucleiSegmenter` does.
     """
 
     model_mpp: float
@@ -107,6 +109,7 @@ class SlideOptions:
     formats: Tuple[str, ...] = ('geojson.gz', 'db')
     overwrite: bool = False
     merge_iou: float = 0.5
+    min_area: int = 1
 
     def __post_init__(self) -> None:
         if self.coordinates not in ('qupath', 'slide'):
@@ -371,6 +374,7 @@ def _run_bands(slide: Slide, path: Path, plan: ResolutionPlan, predictor: TilePr
     if done:
         stitcher.load_state(store.pending_state() or b'')
     counters = store.run_value('counters') or {'tiles': 0, 'repaired': 0, 'dropped_empty': 0,
+                                               'dropped_below_min_area': 0,
                                                'forward_s': 0.0, 'post_s': 0.0}
     # Bands are committed in order, so the done ones are a prefix.
     next_band = len(done)
@@ -391,6 +395,9 @@ def _run_bands(slide: Slide, path: Path, plan: ResolutionPlan, predictor: TilePr
         frontier = grid.band_starts[band + 1] if band + 1 < len(grid.band_starts) else None
         rows = []
         for nucleus in stitcher.finalise(frontier):
+            if np.count_nonzero(nucleus.mask) < options.min_area:
+                counters['dropped_below_min_area'] += 1
+                continue
             geometry, repaired = snap_to_qupath_grid(_geometry(nucleus, f, shift))
             counters['repaired'] += int(repaired)
             if geometry is None:
@@ -445,6 +452,7 @@ def _run_bands(slide: Slide, path: Path, plan: ResolutionPlan, predictor: TilePr
         'tissue_mpx_per_s': round(tissue_mpx / wall, 4) if tissue_mpx else None,
         'peak_rss_mb': round(peak_rss_mb(), 1),
         'polygons_repaired': counters['repaired'], 'polygons_dropped': counters['dropped_empty'],
+        'nuclei_below_min_area': counters.get('dropped_below_min_area', 0),
     }
 
 

@@ -58,15 +58,26 @@ def test_streamed_equals_in_memory_segmentation_with_a_real_model(tmp_path, chec
     """A 1024 x 1024 slide, 9 tiles overlapping by 64: the same nuclei as segment() in memory."""
     slide = SyntheticSlide(1024, 1024, block=512, distinct=2, seed=4, tissue_fraction=1.0)
     path = write_synthetic_slide(tmp_path / 'big.tif', slide, compression='zlib')
-    code = load_tool('infer_wsi').main([
-        str(R18_CONFIG), str(checkpoint), str(path), '--out', str(tmp_path / 'out'),
-        '--tile-size', '512', '--overlap', '64', '--score-thr', '0.5', '--tissue', 'none',
-        '--no-progress'])
-    assert code == 0
+    tool = load_tool('infer_wsi')
+    common = [str(R18_CONFIG), str(checkpoint), str(path), '--tile-size', '512', '--overlap',
+              '64', '--score-thr', '0.5', '--tissue', 'none', '--no-progress']
+    # The config's inference.min_area (50 px): both paths drop the same small nuclei.
+    assert tool.main(common + ['--out', str(tmp_path / 'default')]) == 0
     segmenter = NucleiSegmenter(R18_CONFIG, checkpoint, tile_size=512, overlap=64,
                                 score_thr=0.5)
     with open_slide(path) as opened:
-        in_memory = segmenter.segment(opened.read(0, 0, 0, 1024, 1024))
+        image = opened.read(0, 0, 0, 1024, 1024)
+    in_memory = segmenter.segment(image)
+    summary = json.loads((tmp_path / 'default' / 'big.summary.json').read_text())
+    assert in_memory.dropped_below_min_area > 0
+    assert summary['nuclei_below_min_area'] == in_memory.dropped_below_min_area
+    with NucleusStore(tmp_path / 'default' / 'big.db') as store:
+        assert store.count() == len(in_memory)
+    # Every nucleus (min_area 1): the same partition and scores as in memory.
+    assert tool.main(common + ['--out', str(tmp_path / 'out'), '--min-area', '1']) == 0
+    segmenter = NucleiSegmenter(R18_CONFIG, checkpoint, tile_size=512, overlap=64,
+                                score_thr=0.5, min_area=1)
+    in_memory = segmenter.segment(image)
     with NucleusStore(tmp_path / 'out' / 'big.db') as store:
         nuclei = list(store.iter_nuclei())
     labels = rasterise([g for g, _ in nuclei], (1024, 1024))
