@@ -22,7 +22,6 @@ from .recipe import SeedRecipe
 
 UNTRAINED_CLASSIFIER = 'untrained_classifier'
 RANDOM_SELECTION = 'random_selection'
-CONTROLS = (UNTRAINED_CLASSIFIER, RANDOM_SELECTION)
 
 
 def random_selection_recipes(recipe: SeedRecipe) -> Dict[str, SeedRecipe]:
